@@ -1,0 +1,1 @@
+"""The engine: pure Python, pandas and SQLAlchemy. Never imports Qt."""

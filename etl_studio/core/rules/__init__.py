@@ -1,0 +1,1 @@
+"""Quality rules: one small module per kind, plus the checker and quarantine."""

@@ -1,0 +1,1 @@
+"""Sources: one small module per kind, each yielding pandas DataFrame chunks."""

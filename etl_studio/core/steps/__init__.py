@@ -1,0 +1,1 @@
+"""Transform steps: one small module per kind."""

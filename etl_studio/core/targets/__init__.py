@@ -1,0 +1,1 @@
+"""Targets: loaders and load strategies per kind and dialect."""

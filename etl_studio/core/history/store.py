@@ -1,0 +1,288 @@
+"""RunStore: where run records, log lines, rule results and quarantined rows live (SQL or memory)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+import sqlalchemy as sa
+
+from etl_studio.core.engine.events import RunLogLine
+from etl_studio.core.history.records import RuleResult, RunRecord, RunStatus
+
+STATE_FOLDER = ".etl_studio"
+STATE_FILE = "state.db"
+
+
+class RunStore(Protocol):
+    def save_run(self, record: RunRecord) -> None: ...
+    def get_run(self, run_id: str) -> RunRecord | None: ...
+    def list_runs(self, pipeline: str | None = None, limit: int = 100) -> list[RunRecord]: ...
+    def unfinished_runs(self) -> list[RunRecord]: ...
+    def add_logs(self, lines: Sequence[RunLogLine]) -> None: ...
+    def logs(self, run_id: str) -> list[RunLogLine]: ...
+    def save_rule_results(self, results: Sequence[RuleResult]) -> None: ...
+    def rule_results(self, run_id: str) -> list[RuleResult]: ...
+    def add_quarantined(self, run_id: str, pipeline: str, rows: pd.DataFrame) -> None: ...
+    def quarantined(self, run_id: str, limit: int = 1000) -> pd.DataFrame: ...
+
+
+QUARANTINE_COLUMNS = ["row", "rule", "reason", "values"]
+
+
+def quarantine_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Normalise quarantined rows (data columns + ``__rule__``/``__reason__``) into store form."""
+    data_cols = [c for c in rows.columns if c not in ("__rule__", "__reason__")]
+    values = [
+        json.dumps({k: (None if pd.isna(v) else str(v)) for k, v in zip(data_cols, rec)}, ensure_ascii=False)
+        for rec in rows[data_cols].itertuples(index=False, name=None)
+    ]
+    return pd.DataFrame(
+        {"row": [int(i) for i in rows.index], "rule": rows["__rule__"].astype(str).tolist(),
+         "reason": rows["__reason__"].astype(str).tolist(), "values": values}
+    )
+
+
+class InMemoryRunStore:
+    """For tests and previews: the same contract, nothing on disk."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, RunRecord] = {}
+        self._logs: dict[str, list[RunLogLine]] = {}
+        self._rules: dict[str, list[RuleResult]] = {}
+        self._quarantine: dict[str, list[pd.DataFrame]] = {}
+        self._lock = threading.Lock()
+
+    def save_run(self, record: RunRecord) -> None:
+        with self._lock:
+            self._runs[record.run_id] = RunRecord(**record.__dict__)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        record = self._runs.get(run_id)
+        return RunRecord(**record.__dict__) if record else None
+
+    def list_runs(self, pipeline: str | None = None, limit: int = 100) -> list[RunRecord]:
+        runs = [r for r in self._runs.values() if pipeline is None or r.pipeline == pipeline]
+        runs.sort(key=lambda r: r.created_at, reverse=True)
+        return [RunRecord(**r.__dict__) for r in runs[:limit]]
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        return [RunRecord(**r.__dict__) for r in self._runs.values() if not r.status.is_final]
+
+    def add_logs(self, lines: Sequence[RunLogLine]) -> None:
+        with self._lock:
+            for line in lines:
+                self._logs.setdefault(line.run_id, []).append(line)
+
+    def logs(self, run_id: str) -> list[RunLogLine]:
+        return list(self._logs.get(run_id, []))
+
+    def save_rule_results(self, results: Sequence[RuleResult]) -> None:
+        with self._lock:
+            for result in results:
+                self._rules.setdefault(result.run_id, []).append(result)
+
+    def rule_results(self, run_id: str) -> list[RuleResult]:
+        return list(self._rules.get(run_id, []))
+
+    def add_quarantined(self, run_id: str, pipeline: str, rows: pd.DataFrame) -> None:
+        with self._lock:
+            self._quarantine.setdefault(run_id, []).append(quarantine_frame(rows))
+
+    def quarantined(self, run_id: str, limit: int = 1000) -> pd.DataFrame:
+        parts = self._quarantine.get(run_id, [])
+        if not parts:
+            return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        return pd.concat(parts, ignore_index=True).head(limit)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite gives naive datetimes back; every time in a record is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+class SqlRunStore:
+    """The state database: SQLite beside the project by default, or any SQLAlchemy URL."""
+
+    def __init__(self, url: str | sa.URL) -> None:
+        self.url = url
+        self.engine = sa.create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            # WAL lets the app read history while a worker thread writes a run.
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=10000")
+                cursor.close()
+
+        self.metadata = sa.MetaData()
+        self.runs = sa.Table(
+            "runs", self.metadata,
+            sa.Column("run_id", sa.String(32), primary_key=True),
+            sa.Column("pipeline", sa.String(255), nullable=False, index=True),
+            sa.Column("trigger", sa.String(32), nullable=False),
+            sa.Column("status", sa.String(16), nullable=False, index=True),
+            sa.Column("created_at", sa.DateTime, nullable=False),
+            sa.Column("started_at", sa.DateTime),
+            sa.Column("finished_at", sa.DateTime),
+            sa.Column("rows_read", sa.BigInteger, nullable=False, default=0),
+            sa.Column("rows_quarantined", sa.BigInteger, nullable=False, default=0),
+            sa.Column("rows_loaded", sa.BigInteger, nullable=False, default=0),
+            sa.Column("error", sa.Text),
+            sa.Column("params", sa.Text),
+            sa.Column("host", sa.String(255)),
+            sa.Column("pid", sa.Integer),
+        )
+        self.log_table = sa.Table(
+            "run_logs", self.metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("run_id", sa.String(32), nullable=False, index=True),
+            sa.Column("pipeline", sa.String(255), nullable=False),
+            sa.Column("time", sa.DateTime, nullable=False),
+            sa.Column("level", sa.String(10), nullable=False),
+            sa.Column("message", sa.Text, nullable=False),
+        )
+        self.rules_table = sa.Table(
+            "rule_results", self.metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("run_id", sa.String(32), nullable=False, index=True),
+            sa.Column("rule", sa.String(255), nullable=False),
+            sa.Column("kind", sa.String(64), nullable=False),
+            sa.Column("severity", sa.String(16), nullable=False),
+            sa.Column("action", sa.String(16), nullable=False),
+            sa.Column("rows_checked", sa.BigInteger, nullable=False),
+            sa.Column("rows_failed", sa.BigInteger, nullable=False),
+            sa.Column("samples", sa.Text),
+            sa.Column("run_level_failure", sa.Text),
+        )
+        self.quarantine_table = sa.Table(
+            "quarantine", self.metadata,
+            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("run_id", sa.String(32), nullable=False, index=True),
+            sa.Column("pipeline", sa.String(255), nullable=False),
+            sa.Column("row", sa.BigInteger, nullable=False),
+            sa.Column("rule", sa.String(255), nullable=False),
+            sa.Column("reason", sa.Text, nullable=False),
+            sa.Column("values", sa.Text, nullable=False),
+        )
+        self.metadata.create_all(self.engine)
+
+    # -- runs
+    def _row_to_record(self, row: sa.Row[Any]) -> RunRecord:
+        m = row._mapping
+        return RunRecord(
+            run_id=m["run_id"], pipeline=m["pipeline"], trigger=m["trigger"], status=RunStatus(m["status"]),
+            created_at=_utc(m["created_at"]), started_at=_utc(m["started_at"]), finished_at=_utc(m["finished_at"]),  # type: ignore[arg-type]
+            rows_read=m["rows_read"], rows_quarantined=m["rows_quarantined"], rows_loaded=m["rows_loaded"],
+            error=m["error"], params=json.loads(m["params"] or "{}"), host=m["host"] or "", pid=m["pid"] or 0,
+        )
+
+    def save_run(self, record: RunRecord) -> None:
+        values = {
+            "pipeline": record.pipeline, "trigger": record.trigger, "status": record.status.value,
+            "created_at": record.created_at, "started_at": record.started_at, "finished_at": record.finished_at,
+            "rows_read": record.rows_read, "rows_quarantined": record.rows_quarantined, "rows_loaded": record.rows_loaded,
+            "error": record.error, "params": json.dumps(record.params, default=str, sort_keys=True),
+            "host": record.host, "pid": record.pid,
+        }
+        with self.engine.begin() as conn:
+            updated = conn.execute(self.runs.update().where(self.runs.c.run_id == record.run_id).values(**values))
+            if updated.rowcount == 0:
+                conn.execute(self.runs.insert().values(run_id=record.run_id, **values))
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(self.runs).where(self.runs.c.run_id == run_id)).first()
+        return self._row_to_record(row) if row else None
+
+    def list_runs(self, pipeline: str | None = None, limit: int = 100) -> list[RunRecord]:
+        query = sa.select(self.runs).order_by(self.runs.c.created_at.desc()).limit(limit)
+        if pipeline is not None:
+            query = query.where(self.runs.c.pipeline == pipeline)
+        with self.engine.connect() as conn:
+            return [self._row_to_record(r) for r in conn.execute(query)]
+
+    def unfinished_runs(self) -> list[RunRecord]:
+        query = sa.select(self.runs).where(self.runs.c.status.in_([RunStatus.QUEUED.value, RunStatus.RUNNING.value]))
+        with self.engine.connect() as conn:
+            return [self._row_to_record(r) for r in conn.execute(query)]
+
+    # -- logs
+    def add_logs(self, lines: Sequence[RunLogLine]) -> None:
+        if not lines:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                self.log_table.insert(),
+                [{"run_id": l.run_id, "pipeline": l.pipeline, "time": l.time, "level": l.level, "message": l.message} for l in lines],
+            )
+
+    def logs(self, run_id: str) -> list[RunLogLine]:
+        t = self.log_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.run_id == run_id).order_by(t.c.id)).all()
+        return [RunLogLine(r.run_id, r.pipeline, _utc(r.time), r.level, r.message) for r in rows]  # type: ignore[arg-type]
+
+    # -- rule results
+    def save_rule_results(self, results: Sequence[RuleResult]) -> None:
+        if not results:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                self.rules_table.insert(),
+                [{"run_id": r.run_id, "rule": r.rule, "kind": r.kind, "severity": r.severity, "action": r.action,
+                  "rows_checked": r.rows_checked, "rows_failed": r.rows_failed,
+                  "samples": json.dumps(r.samples, ensure_ascii=False), "run_level_failure": r.run_level_failure}
+                 for r in results],
+            )
+
+    def rule_results(self, run_id: str) -> list[RuleResult]:
+        t = self.rules_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.run_id == run_id).order_by(t.c.id)).all()
+        return [RuleResult(r.run_id, r.rule, r.kind, r.severity, r.action, r.rows_checked, r.rows_failed,
+                           json.loads(r.samples or "[]"), r.run_level_failure) for r in rows]
+
+    # -- quarantine
+    def add_quarantined(self, run_id: str, pipeline: str, rows: pd.DataFrame) -> None:
+        if rows.empty:
+            return
+        frame = quarantine_frame(rows)
+        records: Iterable[dict[str, Any]] = (
+            {"run_id": run_id, "pipeline": pipeline, **rec} for rec in frame.to_dict("records")
+        )
+        with self.engine.begin() as conn:
+            conn.execute(self.quarantine_table.insert(), list(records))
+
+    def quarantined(self, run_id: str, limit: int = 1000) -> pd.DataFrame:
+        t = self.quarantine_table
+        query = sa.select(t.c.row, t.c.rule, t.c.reason, t.c["values"]).where(t.c.run_id == run_id).order_by(t.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return pd.DataFrame([tuple(r) for r in rows], columns=QUARANTINE_COLUMNS)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def default_state_url(project_dir: Path) -> str:
+    folder = project_dir / STATE_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(folder / STATE_FILE).resolve()}"
+
+
+def open_run_store(state_database: str | None, project_dir: Path) -> SqlRunStore:
+    """The project's state database (``Project.state_database``, or SQLite in .etl_studio/)."""
+    if state_database:
+        from etl_studio.core.context import resolve_secret
+
+        return SqlRunStore(resolve_secret(state_database))
+    return SqlRunStore(default_state_url(project_dir))

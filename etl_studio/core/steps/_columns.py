@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from etl_studio.core.context import RunContext
 from etl_studio.core.errors import ConfigError
@@ -67,7 +67,14 @@ def load_source(spec: SourceSpec, context: RunContext, columns: list[str] | None
     from etl_studio.core import plugins
 
     plugins.load_builtin_plugins()
-    source = plugins.sources.get(spec.kind).from_spec(spec.config, context)
+    if spec.kind not in plugins.sources:
+        raise ConfigError(f"unknown source kind '{spec.kind}' in {where} (known: {', '.join(plugins.sources.keys())})")
+    try:
+        source = plugins.sources.get(spec.kind).from_spec(spec.config, context)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        place = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{where} source ({spec.kind}): {place + ': ' if place else ''}{first['msg']}") from None
     parts: list[pd.DataFrame] = []
     for chunk in source.read_chunks(50_000):  # type: ignore[attr-defined]
         context.check_cancelled()

@@ -1,0 +1,420 @@
+"""Cast a column to a declared target type, vectorised, with a reason for every cell that cannot be cast."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from etl_studio.core.types import MAX_DECIMAL_PRECISION, DataType
+
+# Arrow's widest decimal; a text value with more digits than this is not a number we can hold exactly.
+_MAX_WIDE_PRECISION = 76
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)$"
+_SCIENTIFIC_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$"
+_TRUE_WORDS = ("true", "t", "yes", "y", "1")
+_FALSE_WORDS = ("false", "f", "no", "n", "0")
+_TZ_SUFFIX = r"(Z|[+-]\d\d(:?\d\d)?)$"
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def pandas_dtype(t: DataType) -> Any:
+    """The pandas dtype that holds values of the target type ``t`` (all NA-backed, none uses NaN for NULL)."""
+    if t.name == "string":
+        return pd.StringDtype()
+    if t.name == "integer":
+        return pd.Int64Dtype()
+    if t.name == "decimal":
+        return pd.ArrowDtype(pa.decimal128(t.precision or 18, t.scale or 0))
+    if t.name == "float":
+        return pd.Float64Dtype()
+    if t.name == "boolean":
+        return pd.BooleanDtype()
+    if t.name == "date":
+        return pd.ArrowDtype(pa.date32())
+    if t.name == "datetime":
+        return np.dtype("datetime64[us]")
+    raise ValueError(f"unknown type {t}")
+
+
+@dataclass(frozen=True)
+class CastResult:
+    values: pd.Series
+    errors: pd.Series | None
+
+
+@dataclass(frozen=True)
+class ParsedNumbers:
+    """Text read as exact numbers: an int64 or decimal array, and which cells were not numbers."""
+
+    values: pa.Array
+    bad: np.ndarray  # bool per cell: not empty, not NULL, and not readable as a number
+
+
+# ---------------------------------------------------------------- kinds of input
+
+
+def is_text(s: pd.Series) -> bool:
+    """True for columns holding text: string dtypes, and object columns whose values are all str."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return True
+    if isinstance(s.dtype, pd.ArrowDtype):
+        return pa.types.is_string(s.dtype.pyarrow_dtype) or pa.types.is_large_string(s.dtype.pyarrow_dtype)
+    if s.dtype == object:
+        return pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
+    return False
+
+
+def to_arrow(s: pd.Series) -> pa.Array:
+    """The column as one Arrow array with NULLs as nulls (NaN in float columns counts as NULL)."""
+    if isinstance(s.dtype, pd.ArrowDtype):
+        arr = s.array._pa_array  # noqa: SLF001 - the only zero-copy door pandas offers
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if is_text(s):
+        return pa.array(s.astype(pd.StringDtype("pyarrow")).array).cast(pa.string()) if len(s) else pa.array([], pa.string())
+    if s.dtype.kind == "f":
+        return pa.array(s.to_numpy(), mask=s.isna().to_numpy(), type=pa.float64())
+    return pa.array(s.array, from_pandas=True)
+
+
+def text_array(s: pd.Series) -> pa.Array:
+    """Any column rendered as text (numbers without float artefacts, booleans as true/false)."""
+    if is_text(s):
+        return to_arrow(s)
+    if s.dtype == object:
+        rendered = [None if _is_missing(v) else render_value(v) for v in s.tolist()]
+        return pa.array(rendered, pa.string())
+    arr = to_arrow(s)
+    if pa.types.is_timestamp(arr.type):
+        if arr.type.tz is not None:
+            arr = pc.cast(arr, pa.timestamp(arr.type.unit))
+        seconds = pc.cast(arr, pa.timestamp("s"), safe=False)
+        text = pc.strftime(seconds, format="%Y-%m-%d %H:%M:%S")
+        # PostgreSQL prints fractions of a second only where there are some
+        fractional = pc.fill_null(pc.not_equal(pc.cast(seconds, arr.type), arr), False)
+        if pc.any(fractional).as_py():
+            exact = [v.isoformat(sep=" ") if f else None for v, f in zip(arr.to_pylist(), fractional.to_pylist(), strict=True)]
+            text = pc.if_else(fractional, pa.array(exact, pa.string()), text)
+        return text
+    return pc.cast(arr, pa.string())
+
+
+def render_value(v: Any) -> str:
+    """One value as text, the way PostgreSQL prints it."""
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"
+    if isinstance(v, float | np.floating):
+        return pc.cast(pa.array([float(v)]), pa.string())[0].as_py()
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    if isinstance(v, pd.Timestamp | dt.datetime):
+        return v.isoformat(sep=" ")
+    return str(v)
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, float) and math.isnan(v)
+
+
+# ---------------------------------------------------------------- reading numbers in text
+
+
+def parse_numbers(text: pa.Array) -> ParsedNumbers:
+    """Read text as exact numbers: Int64 when no value has a decimal point, else a decimal just wide enough.
+
+    Empty strings are NULL (a CSV empty field), not errors; surrounding spaces are ignored.
+    """
+    trimmed = pc.utf8_trim_whitespace(text)
+    empty = pc.fill_null(pc.equal(trimmed, ""), False)
+    trimmed = pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
+    plain = pc.fill_null(pc.match_substring_regex(trimmed, _PLAIN_NUMBER), False)
+    scientific = pc.fill_null(pc.match_substring_regex(trimmed, _SCIENTIFIC_NUMBER), False)
+    present = pc.is_valid(trimmed)
+    bad = pc.and_(present, pc.invert(pc.or_(plain, scientific))).to_numpy(zero_copy_only=False)
+    readable = pc.if_else(plain, trimmed, pa.scalar(None, pa.string()))
+
+    if pc.any(scientific).as_py():
+        # Rare (floats written by other tools): expanded in Python, only for those cells.
+        expanded = [
+            None if not sci else format(Decimal(v), "f")
+            for v, sci in zip(trimmed.to_pylist(), scientific.to_pylist(), strict=True)
+        ]
+        readable = pc.if_else(scientific, pa.array(expanded, pa.string()), readable)
+
+    has_point = pc.fill_null(pc.greater_equal(pc.find_substring(readable, "."), 0), False)
+    if not pc.any(has_point).as_py():
+        digits = pc.utf8_length(pc.utf8_ltrim(pc.utf8_ltrim(readable, "+-"), "0"))
+        too_long = pc.fill_null(pc.greater(digits, 18), False)
+        if not pc.any(too_long).as_py():
+            return ParsedNumbers(pc.cast(readable, pa.int64()), bad)
+    return _parse_decimals(readable, bad)
+
+
+def _parse_decimals(readable: pa.Array, bad: np.ndarray) -> ParsedNumbers:
+    unsigned = pc.utf8_ltrim(readable, "+-")
+    point = pc.find_substring(unsigned, ".")
+    length = pc.utf8_length(unsigned)
+    no_point = pc.fill_null(pc.less(point, 0), True)
+    int_part = pc.if_else(no_point, length, point)
+    frac_part = pc.if_else(no_point, 0, pc.subtract(pc.subtract(length, point), 1))
+    # leading zeros do not count towards precision ("007.5" is decimal(2,1))
+    zeros = pc.subtract(length, pc.utf8_length(pc.utf8_ltrim(unsigned, "0")))
+    int_digits = pc.max_element_wise(pc.subtract(int_part, pc.min_element_wise(zeros, int_part)), 1)
+    scale = int(pc.max(frac_part).as_py() or 0)
+    whole = int(pc.max(int_digits).as_py() or 1)
+    if whole + scale > _MAX_WIDE_PRECISION:
+        too_wide = pc.fill_null(pc.greater(pc.add(int_digits, scale), _MAX_WIDE_PRECISION), False)
+        bad = bad | too_wide.to_numpy(zero_copy_only=False)
+        readable = pc.if_else(too_wide, pa.scalar(None, pa.string()), readable)
+        whole = max(1, _MAX_WIDE_PRECISION - scale)
+        scale = min(scale, _MAX_WIDE_PRECISION - whole)
+    precision = max(whole + scale, 1)
+    kind = pa.decimal128 if precision <= MAX_DECIMAL_PRECISION else pa.decimal256
+    return ParsedNumbers(pc.cast(readable, kind(precision, scale)), bad)
+
+
+# ---------------------------------------------------------------- decimals
+
+
+def fit_decimal(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array, np.ndarray]:
+    """Round numbers once, half away from zero, to ``scale``; cells too large for ``precision`` become NULL.
+
+    Returns the decimal128(precision, scale) array and a mask of the cells that overflowed.
+    """
+    if pa.types.is_integer(values.type):
+        values = pc.cast(values, pa.decimal128(19, 0))
+    elif pa.types.is_floating(values.type):
+        values = _floats_to_decimal(values, scale)
+    if values.type.scale > scale:
+        values = pc.round(values, ndigits=scale, round_mode="half_towards_infinity")
+    limit = Decimal(10) ** (precision - scale)
+    if values.type.precision - values.type.scale > precision - scale:
+        limit_type = (pa.decimal128 if precision - scale + 1 <= MAX_DECIMAL_PRECISION else pa.decimal256)(
+            precision - scale + 1, 0
+        )
+        over = pc.fill_null(pc.greater_equal(pc.abs(values), pa.scalar(limit, limit_type)), False)
+    else:
+        over = pa.array(np.zeros(len(values), bool))
+    over_mask = over.to_numpy(zero_copy_only=False)
+    if over_mask.any():
+        values = pc.if_else(over, pa.scalar(None, values.type), values)
+    return pc.cast(values, pa.decimal128(precision, scale), safe=False), over_mask
+
+
+def _floats_to_decimal(values: pa.Array, scale: int) -> pa.Array:
+    # Through the shortest text form: 0.1 becomes 0.1, not 0.1000000000000000055511151231257827.
+    finite = pc.is_finite(values)
+    as_text = pc.cast(pc.if_else(finite, values, pa.scalar(None, pa.float64())), pa.string())
+    return parse_numbers(as_text).values if len(values) else pa.array([], pa.decimal128(1, 0))
+
+
+# ---------------------------------------------------------------- the cast
+
+
+def cast_series(s: pd.Series, t: DataType, *, column: str = "") -> CastResult:
+    """Cast ``s`` to the target type ``t``; failed cells are NA and carry a reason in ``errors``."""
+    target = pandas_dtype(t)
+    if s.dtype == target:
+        return CastResult(s, None)
+    caster = _CASTERS[t.name]
+    arr, failed, reason = caster(s, t)
+    values = _as_series(arr, target, s.index)
+    return CastResult(values, _errors(s, failed, reason, s.index))
+
+
+def _as_series(arr: pa.Array | pd.Series, target: Any, index: pd.Index) -> pd.Series:
+    if isinstance(arr, pd.Series):
+        return arr.set_axis(index).astype(target)
+    if isinstance(target, pd.ArrowDtype):
+        return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=index, dtype=target, copy=False)
+    series = pd.Series(arr.to_pandas(types_mapper=_NULLABLE.get) if arr.type != pa.null() else [pd.NA] * len(arr), index=index)
+    return series.astype(target)
+
+
+_NULLABLE = {
+    pa.int64(): pd.Int64Dtype(),
+    pa.float64(): pd.Float64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(),
+}
+
+
+def _errors(s: pd.Series, failed: np.ndarray, reason: Any, index: pd.Index) -> pd.Series | None:
+    if not failed.any():
+        return None
+    errors = np.full(len(s), None, dtype=object)
+    positions = np.flatnonzero(failed)
+    originals = s.iloc[positions].tolist()
+    for pos, original in zip(positions, originals, strict=True):
+        errors[pos] = reason(original, pos)
+    return pd.Series(errors, index=index, dtype=object)
+
+
+def _show(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else render_value(value)
+
+
+def _not_a(t: DataType) -> Any:
+    return lambda original, _pos: f"{_show(original)} is not a{'n' if str(t)[0] in 'aeiou' else ''} {t}"
+
+
+# Each caster returns (values, failed mask, reason(original, position) -> str).
+
+
+def _to_string(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
+    return text_array(s), np.zeros(len(s), bool), None
+
+
+def _numbers_from(s: pd.Series) -> ParsedNumbers:
+    if is_text(s) or s.dtype == object:
+        return parse_numbers(text_array(s))
+    arr = to_arrow(s)
+    if pa.types.is_boolean(arr.type):
+        arr = pc.cast(arr, pa.int64())
+    if not (pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type) or pa.types.is_floating(arr.type)):
+        return ParsedNumbers(pa.nulls(len(arr), pa.int64()), pc.is_valid(arr).to_numpy(zero_copy_only=False))
+    if pa.types.is_unsigned_integer(arr.type) or arr.type != pa.int64() and pa.types.is_integer(arr.type):
+        arr = pc.cast(arr, pa.decimal128(20, 0)) if arr.type == pa.uint64() else pc.cast(arr, pa.int64())
+    return ParsedNumbers(arr, np.zeros(len(arr), bool))
+
+
+def _to_integer(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
+    parsed = _numbers_from(s)
+    arr, bad = parsed.values, parsed.bad.copy()
+    if pa.types.is_floating(arr.type):
+        finite = pc.fill_null(pc.is_finite(arr), True)
+        whole = pc.fill_null(pc.equal(arr, pc.floor(arr)), True)
+        in_range = pc.fill_null(pc.and_(pc.greater_equal(arr, -(2.0**63)), pc.less(arr, 2.0**63)), True)
+        ok = pc.and_(pc.and_(finite, whole), in_range)
+        bad |= ~ok.to_numpy(zero_copy_only=False)
+        arr = pc.cast(pc.if_else(ok, arr, pa.scalar(None, pa.float64())), pa.int64())
+    elif pa.types.is_decimal(arr.type):
+        whole = pc.fill_null(pc.equal(arr, pc.floor(arr)), True)
+        ints, over = fit_decimal(pc.if_else(whole, arr, pa.scalar(None, arr.type)), 38, 0)
+        in_range = pc.fill_null(
+            pc.and_(
+                pc.greater_equal(ints, pa.scalar(Decimal(_INT64_MIN), pa.decimal128(38, 0))),
+                pc.less_equal(ints, pa.scalar(Decimal(_INT64_MAX), pa.decimal128(38, 0))),
+            ),
+            True,
+        )
+        ok = pc.and_(whole, in_range).to_numpy(zero_copy_only=False) & ~over
+        bad |= ~ok
+        arr = pc.cast(pc.if_else(pa.array(ok), ints, pa.scalar(None, ints.type)), pa.int64())
+    return arr, bad, _not_a(t)
+
+
+def _to_decimal(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
+    parsed = _numbers_from(s)
+    precision, scale = t.precision or 18, t.scale or 0
+    arr, over = fit_decimal(parsed.values, precision, scale)
+    if pa.types.is_floating(parsed.values.type):
+        # NaN and infinities are not numbers a decimal column can hold
+        over |= pc.fill_null(pc.invert(pc.is_finite(parsed.values)), False).to_numpy(zero_copy_only=False)
+    bad = parsed.bad
+
+    def reason(original: Any, pos: int) -> str:
+        if bad[pos]:
+            return f"{_show(original)} is not a {t}"
+        return f"{_show(original).strip(chr(39)).strip()} does not fit {t}"
+
+    return arr, bad | over, reason
+
+
+def _to_float(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
+    if is_text(s) or s.dtype == object:
+        text = pd.Series(pc.utf8_trim_whitespace(text_array(s)).to_pandas(), index=s.index, dtype=object)
+        text = text.where(text != "", None)
+        numbers = pd.to_numeric(text, errors="coerce").astype("Float64")
+        bad = (numbers.isna() & text.notna()).to_numpy()
+        return numbers, bad, _not_a(t)
+    arr = to_arrow(s)
+    if pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type) or pa.types.is_floating(arr.type) or pa.types.is_boolean(arr.type):
+        return pc.cast(arr, pa.float64()), np.zeros(len(s), bool), None
+    return pa.nulls(len(arr), pa.float64()), pc.is_valid(arr).to_numpy(zero_copy_only=False), _not_a(t)
+
+
+def _to_boolean(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
+    if is_text(s) or s.dtype == object:
+        words = pc.utf8_lower(pc.utf8_trim_whitespace(text_array(s)))
+        words = pc.if_else(pc.fill_null(pc.equal(words, ""), False), pa.scalar(None, pa.string()), words)
+        is_true = pc.is_in(words, pa.array(_TRUE_WORDS))
+        is_false = pc.is_in(words, pa.array(_FALSE_WORDS))
+        known = pc.or_(is_true, is_false)
+        bad = pc.and_(pc.is_valid(words), pc.invert(known)).to_numpy(zero_copy_only=False)
+        values = pc.if_else(known, is_true, pa.scalar(None, pa.bool_()))
+        return values, bad, _not_a(t)
+    arr = to_arrow(s)
+    if pa.types.is_boolean(arr.type):
+        return arr, np.zeros(len(s), bool), None
+    if pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type) or pa.types.is_floating(arr.type):
+        zero_or_one = pc.fill_null(pc.is_in(pc.cast(arr, pa.float64()), pa.array([0.0, 1.0])), True)
+        bad = pc.invert(zero_or_one).to_numpy(zero_copy_only=False)
+        values = pc.if_else(zero_or_one, pc.not_equal(pc.cast(arr, pa.float64()), 0.0), pa.scalar(None, pa.bool_()))
+        return values, bad, _not_a(t)
+    return pa.nulls(len(arr), pa.bool_()), pc.is_valid(arr).to_numpy(zero_copy_only=False), _not_a(t)
+
+
+def read_datetimes(text: pa.Array) -> tuple[pd.Series, np.ndarray]:
+    """ISO dates/timestamps in text as naive datetime64[us] (offsets converted to UTC); mask of unreadable cells."""
+    trimmed = pc.utf8_trim_whitespace(text)
+    trimmed = pc.if_else(pc.fill_null(pc.equal(trimmed, ""), False), pa.scalar(None, pa.string()), trimmed)
+    raw = pd.Series(trimmed.to_pandas(), dtype=object)
+    with_tz = bool(pc.any(pc.fill_null(pc.match_substring_regex(trimmed, _TZ_SUFFIX), False)).as_py())
+    # a tz-aware column must be parsed with utc=True, else pandas refuses mixed offsets
+    parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=with_tz)
+    if with_tz:
+        parsed = parsed.dt.tz_convert(None)
+    parsed = parsed.astype("datetime64[us]")
+    bad = (parsed.isna() & raw.notna()).to_numpy()
+    return parsed, bad
+
+
+def _to_datetime(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
+    if is_text(s):
+        parsed, bad = read_datetimes(text_array(s))
+        return parsed, bad, _not_a(t)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert(None).astype("datetime64[us]"), np.zeros(len(s), bool), None
+    if s.dtype.kind == "M":
+        return s.astype("datetime64[us]"), np.zeros(len(s), bool), None
+    if s.dtype == object:
+        parsed = pd.to_datetime(s, errors="coerce", format="mixed")
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            parsed = parsed.dt.tz_convert(None)
+        parsed = parsed.astype("datetime64[us]")
+        return parsed, (parsed.isna() & s.notna()).to_numpy(), _not_a(t)
+    arr = to_arrow(s)
+    if pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type):
+        return pd.Series(pc.cast(arr, pa.timestamp("us")).to_pandas()), np.zeros(len(s), bool), None
+    return pd.Series(pd.NaT, index=s.index), s.notna().to_numpy(), _not_a(t)
+
+
+def _to_date(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
+    arr = to_arrow(s) if isinstance(s.dtype, pd.ArrowDtype) else None
+    if arr is not None and pa.types.is_date(arr.type):
+        return pc.cast(arr, pa.date32()), np.zeros(len(s), bool), None
+    stamps, bad, _ = _to_datetime(s, DataType("datetime"))
+    stamps = pd.Series(stamps).astype("datetime64[us]")
+    dates = pa.array(stamps.to_numpy(), mask=stamps.isna().to_numpy(), type=pa.timestamp("us"))
+    return pc.cast(dates, pa.date32(), safe=False), np.asarray(bad), _not_a(t)
+
+
+_CASTERS = {
+    "string": _to_string,
+    "integer": _to_integer,
+    "decimal": _to_decimal,
+    "float": _to_float,
+    "boolean": _to_boolean,
+    "date": _to_date,
+    "datetime": _to_datetime,
+}

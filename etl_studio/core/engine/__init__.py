@@ -1,0 +1,1 @@
+"""The engine: run, preview and validate pipelines (extract -> steps -> mapping -> rules -> load)."""

@@ -55,6 +55,8 @@ class RunRecord:
     rows_quarantined: int = 0
     rows_loaded: int = 0
     error: str | None = None
+    # invalid_input | ConnectionFailedError | DataError | TransientError | internal: how it failed
+    error_kind: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     # Who runs it, so that start-up reconciliation never touches a live run of another process.
     host: str = field(default_factory=socket.gethostname)

@@ -24,6 +24,7 @@ class RunStore(Protocol):
     def get_run(self, run_id: str) -> RunRecord | None: ...
     def list_runs(self, pipeline: str | None = None, limit: int = 100) -> list[RunRecord]: ...
     def unfinished_runs(self) -> list[RunRecord]: ...
+    def clear_run_details(self, run_id: str) -> None: ...
     def add_logs(self, lines: Sequence[RunLogLine]) -> None: ...
     def logs(self, run_id: str) -> list[RunLogLine]: ...
     def save_rule_results(self, results: Sequence[RuleResult]) -> None: ...
@@ -73,6 +74,11 @@ class InMemoryRunStore:
 
     def unfinished_runs(self) -> list[RunRecord]:
         return [RunRecord(**r.__dict__) for r in self._runs.values() if not r.status.is_final]
+
+    def clear_run_details(self, run_id: str) -> None:
+        with self._lock:
+            self._rules.pop(run_id, None)
+            self._quarantine.pop(run_id, None)
 
     def add_logs(self, lines: Sequence[RunLogLine]) -> None:
         with self._lock:
@@ -137,6 +143,7 @@ class SqlRunStore:
             sa.Column("rows_quarantined", sa.BigInteger, nullable=False, default=0),
             sa.Column("rows_loaded", sa.BigInteger, nullable=False, default=0),
             sa.Column("error", sa.Text),
+            sa.Column("error_kind", sa.String(32)),
             sa.Column("params", sa.Text),
             sa.Column("host", sa.String(255)),
             sa.Column("pid", sa.Integer),
@@ -182,7 +189,7 @@ class SqlRunStore:
             run_id=m["run_id"], pipeline=m["pipeline"], trigger=m["trigger"], status=RunStatus(m["status"]),
             created_at=_utc(m["created_at"]), started_at=_utc(m["started_at"]), finished_at=_utc(m["finished_at"]),  # type: ignore[arg-type]
             rows_read=m["rows_read"], rows_quarantined=m["rows_quarantined"], rows_loaded=m["rows_loaded"],
-            error=m["error"], params=json.loads(m["params"] or "{}"), host=m["host"] or "", pid=m["pid"] or 0,
+            error=m["error"], error_kind=m["error_kind"], params=json.loads(m["params"] or "{}"), host=m["host"] or "", pid=m["pid"] or 0,
         )
 
     def save_run(self, record: RunRecord) -> None:
@@ -190,7 +197,7 @@ class SqlRunStore:
             "pipeline": record.pipeline, "trigger": record.trigger, "status": record.status.value,
             "created_at": record.created_at, "started_at": record.started_at, "finished_at": record.finished_at,
             "rows_read": record.rows_read, "rows_quarantined": record.rows_quarantined, "rows_loaded": record.rows_loaded,
-            "error": record.error, "params": json.dumps(record.params, default=str, sort_keys=True),
+            "error": record.error, "error_kind": record.error_kind, "params": json.dumps(record.params, default=str, sort_keys=True),
             "host": record.host, "pid": record.pid,
         }
         with self.engine.begin() as conn:
@@ -214,6 +221,12 @@ class SqlRunStore:
         query = sa.select(self.runs).where(self.runs.c.status.in_([RunStatus.QUEUED.value, RunStatus.RUNNING.value]))
         with self.engine.connect() as conn:
             return [self._row_to_record(r) for r in conn.execute(query)]
+
+    def clear_run_details(self, run_id: str) -> None:
+        """Forget what a failed attempt recorded, before the retry records it again."""
+        with self.engine.begin() as conn:
+            conn.execute(self.rules_table.delete().where(self.rules_table.c.run_id == run_id))
+            conn.execute(self.quarantine_table.delete().where(self.quarantine_table.c.run_id == run_id))
 
     # -- logs
     def add_logs(self, lines: Sequence[RunLogLine]) -> None:

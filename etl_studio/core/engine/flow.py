@@ -1,0 +1,124 @@
+"""The chunk flow shared by runs and previews: steps (with end-of-run flushes), mapping, rules, quarantine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from etl_studio.core.errors import DataError
+from etl_studio.core.history.records import RuleResult
+from etl_studio.core.mapping.apply import CompiledMapping, apply_mapping
+from etl_studio.core.rules.base import QualityRule
+from etl_studio.core.steps.base import Step
+
+ROW_ERROR_COLUMN = "__row_error__"  # steps put per-row evaluation errors here (see steps/row_errors.py)
+RULE_COLUMN = "__rule__"
+REASON_COLUMN = "__reason__"
+SAMPLES_PER_RULE = 5
+
+
+def run_steps(chunks: Iterable[pd.DataFrame], steps: list[Step]) -> Iterator[pd.DataFrame]:
+    """Each chunk through every step, then the blocking steps' held rows through the steps after them."""
+    for chunk in chunks:
+        for step in steps:
+            chunk = step.process(chunk)
+        yield chunk
+    for i, step in enumerate(steps):
+        tail = step.finish()
+        if tail is None:
+            continue
+        for later in steps[i + 1:]:
+            tail = later.process(tail)
+        yield tail
+
+
+@dataclass
+class Violation:
+    row: Any  # the row's index label (source row number)
+    column: str | None
+    rule: str
+    reason: str
+
+
+@dataclass
+class CheckedChunk:
+    good: pd.DataFrame  # target-shaped rows that load
+    quarantined: pd.DataFrame  # the rows as they came into the mapping + __rule__, __reason__
+    mapped: pd.DataFrame  # every mapped row (preview shows failing cells too)
+    violations: list[Violation] = field(default_factory=list)
+
+
+class ChunkChecker:
+    """Mapping, then rules, for one run. Keeps each rule's running result."""
+
+    def __init__(self, plan: CompiledMapping, rules: list[QualityRule], run_id: str, params: Mapping[str, Any] | None = None, *, collect_violations: bool = False) -> None:
+        self.plan = plan
+        self.rules = rules
+        self.params = params
+        self.collect_violations = collect_violations
+        self.results = {r.name: RuleResult(run_id, r.name, r.kind, r.severity, r.action) for r in rules}
+
+    def check(self, chunk: pd.DataFrame) -> CheckedChunk:
+        reasons = pd.Series(None, index=chunk.index, dtype="object")
+        rule_of = pd.Series(None, index=chunk.index, dtype="object")
+        violations: list[Violation] = []
+        if ROW_ERROR_COLUMN in chunk.columns:
+            step_errors = chunk[ROW_ERROR_COLUMN]
+            bad = step_errors.notna()
+            reasons[bad] = step_errors[bad]
+            rule_of[bad] = "step"
+            chunk = chunk.drop(columns=[ROW_ERROR_COLUMN])
+        mapped, map_errors = apply_mapping(self.plan, chunk, self.params)
+        if map_errors is not None:
+            new = map_errors.notna() & reasons.isna()
+            reasons[new] = map_errors[new]
+            rule_of[new] = "mapping"
+            if self.collect_violations:
+                for row, reason in map_errors[map_errors.notna()].items():
+                    column = str(reason).split(":", 1)[0]
+                    violations.append(Violation(row, column if column in mapped.columns else None, "mapping", str(reason)))
+        loadable = reasons.isna()
+        for rule in self.rules:
+            candidate = mapped[loadable]
+            rule_reasons = rule.check(candidate)
+            failing = rule_reasons.notna()
+            result = self.results[rule.name]
+            result.rows_checked += len(candidate)
+            count = int(failing.sum())
+            if not count:
+                continue
+            result.rows_failed += count
+            failed = rule_reasons[failing]
+            for row, reason in failed.head(SAMPLES_PER_RULE - len(result.samples)).items():
+                result.samples.append(f"row {row}: {reason}")
+            if self.collect_violations:
+                column = next(iter(rule.columns()), None)
+                violations += [Violation(row, column, rule.name, str(reason)) for row, reason in failed.items()]
+            if rule.severity == "error" and rule.action == "fail" and not self.collect_violations:
+                first_row, first_reason = next(iter(failed.items()))
+                raise DataError(
+                    f"rule '{rule.name}' failed on {count} row(s) (first: row {first_row}: {first_reason}); "
+                    "its action is 'fail', so nothing was loaded"
+                )
+            if rule.severity == "error":
+                new = failing.reindex(chunk.index, fill_value=False) & reasons.isna()
+                reasons[new] = rule_reasons.reindex(chunk.index)[new]
+                rule_of[new] = rule.name
+        bad = reasons.notna()
+        quarantined = chunk[bad].copy()
+        quarantined[RULE_COLUMN] = rule_of[bad]
+        quarantined[REASON_COLUMN] = reasons[bad]
+        return CheckedChunk(mapped[~bad], quarantined, mapped, violations)
+
+    def finish(self) -> list[tuple[QualityRule, str]]:
+        """Run-level failures (row_count), recorded on the rule results."""
+        failures = []
+        for rule in self.rules:
+            message = rule.finish()
+            if message:
+                self.results[rule.name].run_level_failure = message
+                failures.append((rule, message))
+        return failures

@@ -1,0 +1,254 @@
+"""run_pipeline: extract -> steps -> mapping -> rules -> load, chunk by chunk, all-or-nothing at the target."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from etl_studio.core.connections import ConnectionPool, explain_db_error
+from etl_studio.core.context import RunContext, mask_secrets
+from etl_studio.core.engine.assembly import DEFAULT_CHUNK_SIZE, assemble
+from etl_studio.core.engine.events import Report, RunFinished, RunProgress, RunStarted, ignore
+from etl_studio.core.engine.flow import ROW_ERROR_COLUMN, ChunkChecker, run_steps
+from etl_studio.core.engine.runlog import RunLogHandler, run_logger
+from etl_studio.core.errors import (
+    ConfigError,
+    ConnectionFailedError,
+    DataError,
+    EtlError,
+    InvalidInputError,
+    RunCancelled,
+    TransientError,
+)
+from etl_studio.core.history.records import RuleResult, RunRecord, RunStatus
+from etl_studio.core.history.store import RunStore, open_run_store
+from etl_studio.core.mapping.apply import compile_mapping
+from etl_studio.core.project.models import Project, TargetColumn
+from etl_studio.core.targets.base import ControlRecord, LoadSession
+
+log = logging.getLogger(__name__)
+RETRY_BASE_SECONDS = 1.0
+RETRY_MAX_SECONDS = 60.0
+
+
+def classify(exc: BaseException) -> BaseException:
+    """Driver errors become the engine's own kinds: a dropped connection is transient, the rest is data."""
+    if isinstance(exc, EtlError):
+        return exc
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError) and _looks_transient(exc):
+            return TransientError(explain_db_error(exc))
+        if isinstance(exc, sa.exc.OperationalError):
+            return ConnectionFailedError(explain_db_error(exc))
+        return DataError(explain_db_error(exc))
+    return exc
+
+
+def _looks_transient(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("server closed the connection", "lost connection", "connection reset", "terminating connection", "gone away", "broken pipe"))
+
+
+def infer_target_columns(frame: pd.DataFrame) -> list[TargetColumn]:
+    """For a pipeline without a mapping: the columns as they come, typed from their dtypes."""
+    columns = []
+    for name, dtype in frame.dtypes.items():
+        text = str(dtype).lower()
+        if "int" in text:
+            kind = "integer"
+        elif "decimal" in text:
+            kind = "decimal({},{})".format(getattr(getattr(dtype, "pyarrow_dtype", None), "precision", 18), getattr(getattr(dtype, "pyarrow_dtype", None), "scale", 2))
+        elif "float" in text:
+            kind = "float"
+        elif "bool" in text:
+            kind = "boolean"
+        elif "datetime" in text or "timestamp" in text:
+            kind = "datetime"
+        elif "date" in text:
+            kind = "date"
+        else:
+            kind = "string"
+        columns.append(TargetColumn(name=str(name), type=kind))
+    return columns
+
+
+class _Attempt:
+    """One try at the whole run. Retries start from scratch: nothing was committed."""
+
+    def __init__(self, project: Project, record: RunRecord, context: RunContext, store: RunStore, report: Report, limit: int | None) -> None:
+        self.project, self.record, self.context, self.store, self.report, self.limit = project, record, context, store, report, limit
+        self.rule_results: list[RuleResult] = []
+
+    def execute(self) -> None:
+        record, context = self.record, self.context
+        pipeline = self.project.pipeline(record.pipeline)
+        parts = assemble(pipeline, context)
+        assert parts.target is not None
+        chunk_size = pipeline.chunk_size or DEFAULT_CHUNK_SIZE
+        record.rows_read = record.rows_quarantined = record.rows_loaded = 0
+        self.store.clear_run_details(record.run_id)
+        total = parts.source.estimate_rows()
+        if self.limit is not None:
+            total = min(total, self.limit) if total is not None else self.limit
+        self.report(RunStarted(record.run_id, record.pipeline, record.trigger, total))
+        started = time.monotonic()
+        checker: ChunkChecker | None = None
+        session: LoadSession | None = None
+        logger = context.logger
+        params = context.params
+
+        def raw_chunks():
+            for chunk in parts.source.read_chunks(chunk_size, self.limit):
+                context.check_cancelled()
+                record.rows_read += len(chunk)
+                yield chunk
+
+        try:
+            for chunk in run_steps(raw_chunks(), parts.steps):
+                context.check_cancelled()
+                if checker is None:
+                    input_columns = [c for c in chunk.columns if c != ROW_ERROR_COLUMN]
+                    plan = compile_mapping(pipeline.mapping, input_columns, params=params.keys())
+                    columns = pipeline.mapping or infer_target_columns(chunk.drop(columns=[ROW_ERROR_COLUMN], errors="ignore"))
+                    session = self._open_target(parts.target, columns)
+                    checker = ChunkChecker(plan, parts.rules, record.run_id, params)
+                checked = checker.check(chunk)
+                if len(checked.quarantined):
+                    self.store.add_quarantined(record.run_id, record.pipeline, checked.quarantined)
+                    record.rows_quarantined += len(checked.quarantined)
+                if len(checked.good):
+                    assert session is not None
+                    record.rows_loaded += session.write(checked.good)
+                self.report(RunProgress(record.run_id, record.pipeline, record.rows_read, total, time.monotonic() - started))
+                logger.debug("chunk done: %d read, %d quarantined, %d loaded so far", record.rows_read, record.rows_quarantined, record.rows_loaded)
+            if checker is None:
+                # No rows at all: still create/empty the target as the mode says.
+                if pipeline.mapping:
+                    session = self._open_target(parts.target, list(pipeline.mapping))
+                    checker = ChunkChecker(compile_mapping([], []), parts.rules, record.run_id, params)
+                else:
+                    logger.warning("the source has no rows and the pipeline no mapping: nothing to load")
+                    checker = ChunkChecker(compile_mapping([], []), parts.rules, record.run_id, params)
+            failures = checker.finish()
+            self.rule_results = list(checker.results.values())
+            for rule, message in failures:
+                if rule.severity == "error":
+                    raise DataError(f"rule '{rule.name}' failed: {message}; nothing was loaded")
+                logger.warning("rule '%s' (warning): %s", rule.name, message)
+            for result in self.rule_results:
+                if result.rows_failed:
+                    level = logging.WARNING
+                    logger.log(level, "rule '%s': %d of %d rows failed (%s)", result.rule, result.rows_failed, result.rows_checked,
+                               "quarantined" if result.severity == "error" else "warning only, loaded")
+            context.check_cancelled()
+            if session is not None:
+                session.commit(ControlRecord(record.run_id, record.pipeline, record.started_at or record.created_at, record.rows_loaded))
+                session = None
+        finally:
+            if session is not None:
+                session.rollback()
+            if checker is not None and not self.rule_results:
+                self.rule_results = list(checker.results.values())
+
+    def _open_target(self, target: Any, columns: list[TargetColumn]) -> LoadSession:
+        differences = target.schema_differences(columns)
+        if differences:
+            raise ConfigError("the target table does not match the mapping:\n  - " + "\n  - ".join(differences))
+        return target.open(columns, self.record.run_id)
+
+
+def run_pipeline(
+    project: Project,
+    pipeline_name: str,
+    *,
+    project_dir: Path,
+    store: RunStore | None = None,
+    cancel: threading.Event | None = None,
+    report: Report | None = None,
+    trigger: str = "manual",
+    limit: int | None = None,
+    params: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> RunRecord:
+    """Run one pipeline to the end. Never raises for a failed run: the record says how it ended.
+
+    Raises InvalidInputError only when ``pipeline_name`` is not in the project.
+    """
+    pipeline = project.pipeline(pipeline_name)
+    report = report or ignore
+    cancel = cancel or threading.Event()
+    own_store = store is None
+    store = store or open_run_store(project.state_database, project_dir)
+    record = RunRecord(pipeline=pipeline.name, trigger=trigger, params=dict(params or {}))
+    if run_id:
+        record.run_id = run_id
+    store.save_run(record)
+    logger = run_logger(pipeline.name)
+    handler = RunLogHandler(record.run_id, pipeline.name, report, store)
+    logger.addHandler(handler)
+    pool = ConnectionPool(project, project_dir)
+    context = RunContext(project_dir=project_dir, connections=pool, params=dict(params or {}), cancel=cancel, logger=logger)
+    attempt = _Attempt(project, record, context, store, report, limit)
+    try:
+        record.move_to(RunStatus.RUNNING)
+        store.save_run(record)
+        logger.info("run %s of '%s' started (trigger: %s)", record.run_id[:8], pipeline.name, trigger)
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            logger.warning("attempt %d failed: %s; retrying in %.0f s", state.attempt_number, exc, state.upcoming_sleep)
+
+        def cancellable_sleep(seconds: float) -> None:
+            if cancel.wait(seconds):
+                raise RunCancelled("the run was cancelled")
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(pipeline.retries + 1),
+            wait=wait_exponential(multiplier=RETRY_BASE_SECONDS, max=RETRY_MAX_SECONDS),
+            sleep=cancellable_sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        for try_ in retrying:
+            with try_:
+                try:
+                    attempt.execute()
+                except Exception as exc:
+                    raise classify(exc) from exc
+        record.move_to(RunStatus.SUCCEEDED)
+        logger.info("run finished: %d read, %d quarantined, %d loaded", record.rows_read, record.rows_quarantined, record.rows_loaded)
+    except RunCancelled:
+        record.move_to(RunStatus.CANCELLED, error="cancelled by the user; the target was left as it was")
+        logger.warning("run cancelled; the target was left as it was")
+    except InvalidInputError as exc:
+        record.error_kind = "invalid_input"
+        record.move_to(RunStatus.FAILED, error=mask_secrets(str(exc)))
+        logger.error("run failed: %s", record.error)
+    except EtlError as exc:
+        record.error_kind = type(exc).__name__
+        record.move_to(RunStatus.FAILED, error=mask_secrets(str(exc)))
+        logger.error("run failed: %s", record.error)
+    except Exception as exc:  # noqa: BLE001 - a bug must still end the run as failed, with the traceback in the log
+        record.error_kind = "internal"
+        record.move_to(RunStatus.FAILED, error=mask_secrets(f"internal error: {type(exc).__name__}: {exc}"))
+        logger.error("run failed: %s", record.error)
+        logger.debug("%s", traceback.format_exc())
+    finally:
+        store.save_rule_results(attempt.rule_results)
+        store.save_run(record)
+        handler.flush()
+        logger.removeHandler(handler)
+        pool.dispose()
+        if own_store and hasattr(store, "dispose"):
+            store.dispose()  # type: ignore[union-attr]
+    report(RunFinished(record))
+    return record

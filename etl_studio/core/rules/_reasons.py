@@ -1,0 +1,47 @@
+"""Shared pieces of the quality rules: reasons that quote the value, and SQL predicate building."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import sqlglot.expressions as sx
+
+from etl_studio.core.steps._columns import is_text
+
+# Long values are cut in reasons so a quarantine table stays readable.
+MAX_SHOWN = 40
+
+
+def shown(values: pd.Series) -> pd.Series:
+    """Each value as a reason quotes it: text in quotes ('bob@'), numbers and dates bare (-5)."""
+    text = values.astype("string")
+    long = text.str.len() > MAX_SHOWN
+    text = text.where(~long.fillna(False), text.str.slice(0, MAX_SHOWN - 1) + "…")
+    return ("'" + text + "'") if is_text(values) else text
+
+
+def reasons_where(index: pd.Index, failing: np.ndarray | pd.Series, messages: pd.Series | str) -> pd.Series:
+    """A check() result: None for passing rows, the message for failing ones."""
+    failing = np.asarray(failing, dtype=bool)
+    out = passing(index)
+    if failing.any():
+        if isinstance(messages, str):
+            out[failing] = messages
+        else:
+            out[failing] = messages.to_numpy(dtype=object)[failing]
+    return out
+
+
+def passing(index: pd.Index) -> pd.Series:
+    # Built from a list: Series(None, dtype=object) would hold NaN, not None.
+    return pd.Series([None] * len(index), index=index, dtype=object)
+
+
+def column(name: str) -> sx.Column:
+    return sx.column(name, quoted=True)
+
+
+def null_or(name: str, predicate: sx.Expression, dialect: str) -> str:
+    """``col IS NULL OR (predicate)``: NULL passes every rule but not_null (DESIGN §7)."""
+    test = sx.or_(sx.Is(this=column(name), expression=sx.Null()), sx.paren(predicate, copy=False))
+    return test.sql(dialect=dialect)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -181,6 +182,8 @@ def _samples(series: pd.Series) -> tuple[str, ...]:
 
 def sample_text(value: object) -> str:
     """A value as an analyst would type it: ISO dates, no '.0' on whole numbers, plain decimals."""
+    if isinstance(value, np.generic):
+        value = value.item()  # numpy's bool prints as 'True', not 'true'
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, pd.Timestamp):

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from etl_studio.core.steps._columns import is_text
 
 # Plain decimal notation with an optional exponent, as CSV exports and SQL literals write it.
 _NUMBER = r"(?P<sign>[+-]?)(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?"
-_MAX_PRECISION = 38
 
 
 def to_decimal(value: object) -> Decimal:
@@ -68,26 +66,3 @@ def numeric_view(series: pd.Series) -> NumericView:
         floats = pd.to_numeric(series.astype(object), errors="coerce").to_numpy(dtype=float)
     valid = ~nulls & ~np.isnan(floats)
     return NumericView(floats, valid, ~nulls & ~valid, series.to_numpy(dtype=object))
-
-
-def text_to_decimal(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Text numbers as an exact pyarrow decimal column (scale = the most digits any value
-    needs), plus a mask of non-NULL values that are not numbers (those become NULL)."""
-    text = series.astype("string").str.strip()
-    parts = text.str.extract(f"^{_NUMBER}$")
-    valid = (parts["int"].fillna("").str.len() + parts["frac"].fillna("").str.len() > 0).to_numpy(dtype=bool)
-    valid &= text.notna().to_numpy(dtype=bool)
-    bad = text.notna().to_numpy(dtype=bool) & ~valid
-    if not valid.any():
-        return pd.Series(pd.array([None] * len(series), dtype=pd.ArrowDtype(pa.decimal128(1, 0))), index=series.index), bad
-    exp = pd.to_numeric(parts["exp"], errors="coerce").fillna(0).astype("int64").to_numpy()
-    frac_len = parts["frac"].fillna("").str.len().to_numpy(dtype="int64")
-    int_len = parts["int"].fillna("").str.lstrip("0").str.len().to_numpy(dtype="int64")
-    scale = int(np.clip(frac_len - exp, 0, None)[valid].max())
-    whole = int(np.clip(int_len + exp, 1, None)[valid].max())
-    precision = whole + scale
-    if precision > _MAX_PRECISION:
-        raise InvalidOperation(f"a number needs {precision} digits; at most {_MAX_PRECISION} are supported")
-    values = pa.array(text.where(pd.Series(valid, index=series.index)).astype(object), type=pa.string())
-    arr = values.cast(pa.decimal128(_MAX_PRECISION, scale))
-    return pd.Series(arr, index=series.index, dtype=pd.ArrowDtype(arr.type)), bad

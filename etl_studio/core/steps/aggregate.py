@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Literal
 
 import numpy as np
@@ -10,11 +10,11 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from etl_studio.core.casting import parse_numbers, text_array
 from etl_studio.core.errors import DataError
 from etl_studio.core.plugin_base import PluginConfig
 from etl_studio.core.plugins import steps
 from etl_studio.core.steps._columns import is_text, require_columns
-from etl_studio.core.steps._numbers import text_to_decimal
 from etl_studio.core.steps.base import Step
 
 AggregateFunction = Literal["count", "sum", "mean", "min", "max", "count_distinct"]
@@ -136,18 +136,18 @@ class Aggregate(Step):
     def _numbers(self, i: int, agg: Aggregation, values: pd.Series) -> pd.Series:
         column = agg.column or ""
         if is_text(values):
-            try:
-                decimals, bad = text_to_decimal(values)
-            except InvalidOperation as exc:
-                raise DataError(f"aggregate {agg.func}({column}): {exc}") from None
-            if bad.any():
-                row = values.index[np.flatnonzero(bad)[0]]
+            # The mapping's own number reader, so 'a number' means the same in both places.
+            parsed = parse_numbers(text_array(values))
+            if parsed.bad.any():
+                row = values.index[np.flatnonzero(parsed.bad)[0]]
                 raise DataError(
                     f"aggregate {agg.func}({column}): '{values.loc[row]}' (row {row}) is not a number; clean or filter it first"
                 )
+            numbers = pd.Series(parsed.values, index=values.index, dtype=pd.ArrowDtype(parsed.values.type))
             self._value_kinds[i] = "decimal"
-            self._scales[i] = max(self._scales.get(i, 0), decimals.dtype.pyarrow_dtype.scale)
-            return decimals.astype(object).where(decimals.notna(), None)
+            scale = getattr(parsed.values.type, "scale", 0)
+            self._scales[i] = max(self._scales.get(i, 0), scale)
+            return numbers  # summed per group by Arrow; only group results become Python Decimals
         kind = values.dtype.kind if not isinstance(values.dtype, pd.ArrowDtype) else values.dtype.numpy_dtype.kind
         if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_decimal(values.dtype.pyarrow_dtype):
             self._value_kinds[i] = "decimal"
@@ -201,6 +201,7 @@ class Aggregate(Step):
         if agg.func == "mean":
             values = [None if p is None or p[1] == 0 or _isnull(p[0]) else _mean(p[0], p[1], kind, self._scales.get(i, 0)) for p in values]
         if kind == "decimal" or (agg.func == "mean" and kind == "int"):
+            values = [None if v is None else Decimal(v) for v in values]  # int partials of integer text
             return pd.Series(pa.array(values, type=_decimal_type(values)), dtype=pd.ArrowDtype(_decimal_type(values)))
         if agg.func in ("sum", "mean"):
             return pd.Series(values, dtype="Int64" if kind == "int" else "Float64")

@@ -1,0 +1,1 @@
+"""Qt item models over the project model, previews, run history and logs (model/view, no widgets)."""

@@ -1,0 +1,1 @@
+"""Small reusable widgets: the expression editor, the mapping lines, charts."""

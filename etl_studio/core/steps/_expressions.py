@@ -29,11 +29,13 @@ class CompiledFor:
             try:
                 self._compiled = compile_expression(self.text, names, params=tuple(self.context.params))
             except ExpressionError as exc:
+                # ConfigError like every other step error; the span stays on exc (__cause__).
                 message = getattr(exc, "message", str(exc))
-                if "unknown column" in message and "columns:" not in message:
-                    message = f"{message} in {self.where} (columns: {', '.join(names) or 'none'})"
+                hint = f" (did you mean '{exc.suggestion}'?)" if getattr(exc, "suggestion", None) else ""
+                if message.startswith("unknown column"):
+                    message = f"{message} in {self.where}{hint} (columns: {', '.join(names) or 'none'})"
                 else:
-                    message = f"{self.where}: {message}"
+                    message = f"{self.where}: {message}{hint}"
                 raise ConfigError(message) from exc
             self._columns = names
         return self._compiled

@@ -236,7 +236,8 @@ def _as_series(arr: pa.Array | pd.Series, target: Any, index: pd.Index) -> pd.Se
         return arr.set_axis(index).astype(target)
     if isinstance(target, pd.ArrowDtype):
         return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=index, dtype=target, copy=False)
-    series = pd.Series(arr.to_pandas(types_mapper=_NULLABLE.get) if arr.type != pa.null() else [pd.NA] * len(arr), index=index)
+    # .array: a Series built from another Series would realign on its index, not take its values
+    series = pd.Series(arr.to_pandas(types_mapper=_NULLABLE.get).array if arr.type != pa.null() else [pd.NA] * len(arr), index=index)
     return series.astype(target)
 
 
@@ -332,7 +333,7 @@ def _to_decimal(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
 
 def _to_float(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
     if is_text(s) or s.dtype == object:
-        text = pd.Series(pc.utf8_trim_whitespace(text_array(s)).to_pandas(), index=s.index, dtype=object)
+        text = pd.Series(pc.utf8_trim_whitespace(text_array(s)).to_pylist(), index=s.index, dtype=object)
         text = text.where(text != "", None)
         numbers = pd.to_numeric(text, errors="coerce").astype("Float64")
         bad = (numbers.isna() & text.notna()).to_numpy()
@@ -395,7 +396,7 @@ def _to_datetime(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
         return parsed, (parsed.isna() & s.notna()).to_numpy(), _not_a(t)
     arr = to_arrow(s)
     if pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type):
-        return pd.Series(pc.cast(arr, pa.timestamp("us")).to_pandas()), np.zeros(len(s), bool), None
+        return pd.Series(pc.cast(arr, pa.timestamp("us")).to_pandas().array), np.zeros(len(s), bool), None
     return pd.Series(pd.NaT, index=s.index), s.notna().to_numpy(), _not_a(t)
 
 

@@ -96,16 +96,17 @@ def from_arrow(arr: pa.Array | pa.ChunkedArray, kind: Kind, index: pd.Index, lab
     elif kind == "date":
         series = pd.Series(pd.arrays.ArrowExtensionArray(pc.cast(arr, pa.date32())), index=index, copy=False)
     elif kind == "timestamp":
-        series = pd.Series(pc.cast(arr, pa.timestamp("us")).to_pandas(), index=index).astype(TIMESTAMP_DTYPE)
+        series = pd.Series(pc.cast(arr, pa.timestamp("us")).to_pandas().array, index=index).astype(TIMESTAMP_DTYPE)
     elif kind == "text":
-        series = pd.Series(pc.cast(arr, pa.string()).to_pandas(types_mapper={pa.string(): TEXT_DTYPE}.get), index=index, dtype=TEXT_DTYPE)
+        # .array: a Series built from another Series would realign on its index, not take its values
+        series = pd.Series(pc.cast(arr, pa.string()).to_pandas(types_mapper={pa.string(): TEXT_DTYPE}.get).array, index=index, dtype=TEXT_DTYPE)
     else:
         target = {"int": "Int64", "float": "Float64", "bool": "boolean", "null": "Int64"}[kind]
         if arr.type == pa.null():
             series = pd.Series([pd.NA] * len(arr), index=index, dtype=target)
         else:
             mapper = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
-            series = pd.Series(arr.to_pandas(types_mapper=mapper), index=index).astype(target)
+            series = pd.Series(arr.to_pandas(types_mapper=mapper).array, index=index).astype(target)
     return Value(series, kind, label)
 
 

@@ -53,9 +53,14 @@ class CompiledFor:
         return values, errors
 
     def to_sql(self, dialect: str) -> str | None:
+        from etl_studio.core.expressions import SqlRenderError
+
         if self._compiled is None:
             return None  # never compiled: the columns it refers to are not known yet
-        return self._compiled.to_sql(dialect)
+        try:
+            return self._compiled.to_sql(dialect)
+        except SqlRenderError:
+            return None  # valid, but this database cannot do it: the step runs in pandas
 
 
 def as_condition(values: pd.Series, where: str, text: str) -> pd.Series:

@@ -84,6 +84,7 @@ class SqlTableSource(Source):
         engine = self.engine()
         conn = self._connect(engine)
         finished = False
+        opened: sa.CursorResult[Any] | None = None
         try:
             statement, params, arrow_types = self._statement(conn, limit)
             # A server-side cursor: memory holds one chunk, not the whole result.
@@ -94,6 +95,7 @@ class SqlTableSource(Source):
                     result = streaming.execute(statement, params)
             except sa.exc.DBAPIError as exc:
                 raise self._failure(exc, "the query failed") from None
+            opened = result
             names = unique_names(result.keys())  # a join may return two columns called id
             types = [arrow_types.get(name) for name in names]
             partitions = result.partitions(chunk_size)
@@ -115,6 +117,7 @@ class SqlTableSource(Source):
             if not finished:
                 # Closing an unfinished streaming result makes MySQL drivers read every
                 # remaining row first; dropping the connection ends it at once.
+                _abandon(opened)
                 conn.invalidate()
             conn.close()
 
@@ -300,6 +303,13 @@ def _frame(rows: Sequence[Any], names: list[str], types: list[pa.DataType | None
     frame = pd.DataFrame({name: values_to_series(list(values), arrow_type) for name, values, arrow_type in zip(names, columns, types)})
     frame.index = pd.RangeIndex(start, start + len(rows))
     return frame
+
+
+def _abandon(result: sa.CursorResult[Any] | None) -> None:
+    """Tell PyMySQL an unbuffered result is given up, so nothing (not even its __del__) drains it."""
+    pending = getattr(getattr(result, "cursor", None), "_result", None)
+    if getattr(pending, "unbuffered_active", False):
+        pending.unbuffered_active = False
 
 
 def _looks_like_lost_connection(exc: sa.exc.DBAPIError) -> bool:

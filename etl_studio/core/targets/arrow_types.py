@@ -52,6 +52,10 @@ def _column_to_arrow(series: pd.Series, target: pa.DataType, name: str) -> pa.Ar
         safe = not pa.types.is_timestamp(target)
         if pa.types.is_timestamp(array.type) and array.type.tz is not None:
             array = pc.cast(array, pa.timestamp(array.type.unit))
+        if pa.types.is_decimal(target) and pa.types.is_integer(array.type):
+            # Arrow refuses int64 -> decimal(p<19) outright; going through the widest
+            # decimal keeps the cast exact and still checks each value fits.
+            array = pc.cast(array, pa.decimal128(38, target.scale))
         return pc.cast(array, target, safe=safe)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -64,13 +64,10 @@ class Db:
     def exists(self, table: str) -> bool:
         return sa.inspect(self.engine).has_table(table)
 
-    def execute(self, *statements: str) -> None:
-        with self.engine.begin() as conn:
-            for statement in statements:
-                conn.exec_driver_sql(statement)
-
-    def quote(self, name: str) -> str:
-        return self.engine.dialect.identifier_preparer.quote(name)
+    def create(self, table: str, *columns: sa.Column[Any]) -> None:
+        """Create a table the way someone else made it (test setup, not through the target)."""
+        self.drop.append(table)
+        sa.Table(table, sa.MetaData(), *columns).create(self.engine)
 
 
 def make_context(url: str, project_dir: Path) -> RunContext:
@@ -216,7 +213,7 @@ def test_plain_numpy_and_object_frames_load(db: Db, table_name: str) -> None:
         {
             "id": [1, 2],
             "name": ["a", None],
-            "amount": [Decimal("1.10"), Decimal("2")],
+            "amount": [Decimal("1.10"), 2],  # an int where a decimal is due
             "ratio": [1.5, float("nan")],
             "active": [True, False],
             "day": [date(2024, 1, 1), None],
@@ -282,8 +279,7 @@ def test_upsert_with_composite_string_key_and_only_key_columns(db: Db, table_nam
 
 
 def test_upsert_into_table_without_unique_key_is_refused(db: Db, table_name: str) -> None:
-    db.drop.append(table_name)
-    db.execute(f"CREATE TABLE {db.quote(table_name)} (id BIGINT, name VARCHAR(50))")  # test setup DDL
+    db.create(table_name, sa.Column("id", sa.BigInteger), sa.Column("name", sa.String(50)))
     target = db.target(table_name, mode="upsert", keys=["id"])
     assert any("no primary key or unique constraint" in line for line in target.schema_differences(ID_NAME))
     with pytest.raises(ConfigError, match="unique"):
@@ -360,11 +356,13 @@ def test_write_after_commit_is_refused(db: Db, table_name: str) -> None:
 
 
 def test_schema_differences_name_every_mismatch(db: Db, table_name: str) -> None:
-    db.drop.append(table_name)
-    q = db.quote
-    db.execute(
-        f"CREATE TABLE {q(table_name)} ({q('id')} BIGINT NOT NULL, {q('amount')} TEXT, "  # test setup DDL
-        f"{q('note')} VARCHAR(20) NOT NULL, {q('spare')} VARCHAR(20), {q('flag')} BOOLEAN NOT NULL)"
+    db.create(
+        table_name,
+        sa.Column("id", sa.BigInteger, nullable=False),
+        sa.Column("amount", sa.Text),
+        sa.Column("note", sa.String(20), nullable=False),
+        sa.Column("spare", sa.String(20)),
+        sa.Column("flag", sa.Boolean, nullable=False),
     )
     columns = [
         TargetColumn(name="id", type="integer"),
@@ -505,7 +503,7 @@ def test_lost_connection_during_write_is_transient(server: str, request: pytest.
             if server == "postgresql":
                 conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": pid})
             else:
-                conn.exec_driver_sql("KILL " + str(int(pid)))
+                conn.execute(sa.text("KILL :pid"), {"pid": int(pid)})
         killer.dispose()
         with pytest.raises(TransientError, match="lost the connection"):
             session.write(id_name((2, "b")))
@@ -524,7 +522,8 @@ def test_lost_connection_during_write_is_transient(server: str, request: pytest.
 
 def test_postgres_loads_into_a_schema_and_reads_are_isolated(pg: Db, table_name: str) -> None:
     schema = "s_" + uuid.uuid4().hex[:8]
-    pg.execute(f"CREATE SCHEMA {pg.quote(schema)}")  # test setup DDL
+    with pg.engine.begin() as conn:
+        conn.execute(sa.schema.CreateSchema(schema))
     try:
         target = pg.target(table_name, schema=schema, mode="replace")
         run_id = pg.run_id()
@@ -538,7 +537,8 @@ def test_postgres_loads_into_a_schema_and_reads_are_isolated(pg: Db, table_name:
             table = sa.Table(table_name, sa.MetaData(), schema=schema, autoload_with=conn)
             assert [tuple(r) for r in conn.execute(sa.select(table))] == [(1, "a")]
     finally:
-        pg.execute(f"DROP SCHEMA {pg.quote(schema)} CASCADE")  # test teardown DDL
+        with pg.engine.begin() as conn:
+            conn.execute(sa.schema.DropSchema(schema, cascade=True))
 
 
 def test_postgres_many_chunks_upsert_in_other_thread(pg: Db, table_name: str) -> None:

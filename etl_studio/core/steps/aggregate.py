@@ -16,6 +16,7 @@ from etl_studio.core.plugin_base import PluginConfig
 from etl_studio.core.plugins import steps
 from etl_studio.core.steps._columns import is_text, require_columns
 from etl_studio.core.steps.base import Step
+from etl_studio.core.steps.row_errors import ROW_ERROR_COLUMN, error_free
 
 AggregateFunction = Literal["count", "sum", "mean", "min", "max", "count_distinct"]
 # A mean of exact decimals keeps this many digits beyond the input's scale, rounded half away from zero.
@@ -82,7 +83,8 @@ class Aggregate(Step):
         self._key_dtypes: dict[str, Any] = {}
         self._value_kinds: dict[int, str] = {}  # aggregation index -> "decimal" | "int" | "float" | "other"
         self._scales: dict[int, int] = {}
-        self._dtypes: dict[int, Any] = {}  # min/max results keep their column's type
+        self._dtypes: dict[int, Any] = {}
+        self.error_rows = 0  # rows left out because an earlier step marked them as failed  # min/max results keep their column's type
 
     def output_columns(self, columns: list[str]) -> list[str]:
         cfg = self.config
@@ -94,6 +96,17 @@ class Aggregate(Step):
         self.output_columns(list(chunk.columns))
         if not self._key_dtypes:
             self._key_dtypes = {c: chunk[c].dtype for c in cfg.group_by}
+        ok = error_free(chunk)
+        if not ok.all():
+            # A row an earlier step could not compute has no trustworthy values; it cannot travel
+            # on either (aggregate rows are groups, not source rows), so it is counted and logged.
+            failed = chunk.loc[~ok, ROW_ERROR_COLUMN]
+            self.error_rows += len(failed)
+            self.context.logger.warning(
+                "aggregate left out %d row(s) that an earlier step could not compute; first: row %s: %s",
+                len(failed), failed.index[0], failed.iloc[0],
+            )
+            chunk = chunk[ok]
         work = pd.DataFrame(index=pd.RangeIndex(len(chunk)))
         keys = [f"k{i}" for i in range(len(cfg.group_by))]
         for name, col in zip(keys, cfg.group_by):

@@ -13,6 +13,7 @@ from etl_studio.core.plugins import steps
 from etl_studio.core.steps._columns import require_columns, visible
 from etl_studio.core.steps._keys import contained, key_hashes
 from etl_studio.core.steps.base import Step
+from etl_studio.core.steps.row_errors import error_free
 
 
 class DedupeConfig(PluginConfig):
@@ -52,18 +53,23 @@ class Dedupe(Step):
         return key_hashes(chunk[names])
 
     def process(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        # Rows an earlier step failed go on to quarantine untouched and claim no key: otherwise
+        # a failed first row would make its good duplicates vanish with it.
+        failed = ~error_free(chunk).to_numpy(dtype=bool)
         hashes = self._keys(chunk)
         if self.config.keep == "first":
-            first_here = ~pd.Series(hashes).duplicated(keep="first").to_numpy()
-            fresh = first_here & ~contained(hashes, self._seen)
+            first_here = ~pd.Series(hashes[~failed]).duplicated(keep="first").to_numpy()
+            fresh = np.zeros(len(chunk), dtype=bool)
+            fresh[~failed] = first_here & ~contained(hashes[~failed], self._seen)
             self._seen.update(hashes[fresh].tolist())
-            return chunk[fresh]
+            return chunk[fresh | failed]
         # keep='last': the held frame has one row per key; a later row replaces it.
-        held = chunk if self._held is None else pd.concat([self._held, chunk])
-        all_hashes = np.concatenate([self._held_hashes, hashes])
+        good = chunk[~failed]
+        held = good if self._held is None else pd.concat([self._held, good])
+        all_hashes = np.concatenate([self._held_hashes, hashes[~failed]])
         last = ~pd.Series(all_hashes).duplicated(keep="last").to_numpy()
         self._held, self._held_hashes = held[last], all_hashes[last]
-        return chunk.iloc[0:0]
+        return chunk[failed]
 
     def finish(self) -> pd.DataFrame | None:
         if self.config.keep == "first" or self._held is None:

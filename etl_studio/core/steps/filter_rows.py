@@ -3,7 +3,8 @@
 Rows whose condition cannot be evaluated (e.g. '12x' compared with a number) are not
 silently dropped with the NULL/false ones: they stay, carrying the reason in the row-error
 column (see steps/row_errors.py), so the runner sends them to quarantine instead of the
-target; ``error_rows`` counts them.
+target; ``error_rows`` counts them. Rows that an earlier step already marked are kept
+for the same reason, whatever the condition says.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from etl_studio.core.plugin_base import PluginConfig
 from etl_studio.core.plugins import steps
 from etl_studio.core.steps._expressions import CompiledFor, as_condition
 from etl_studio.core.steps.base import Step
-from etl_studio.core.steps.row_errors import merge_row_errors
+from etl_studio.core.steps.row_errors import error_free, merge_row_errors
 
 
 class FilterRowsConfig(PluginConfig):
@@ -49,6 +50,8 @@ class FilterRows(Step):
     def process(self, chunk: pd.DataFrame) -> pd.DataFrame:
         values, errors = self._expression.evaluate(chunk)
         keep = as_condition(values, "filter_rows", self.config.expr).fillna(False).to_numpy(dtype=bool)
+        # A row an earlier step already failed is headed for quarantine: dropping it here would lose it.
+        keep |= ~error_free(chunk).to_numpy(dtype=bool)
         if errors is not None:
             failed = errors.notna().to_numpy(dtype=bool)
             self.error_rows += int(failed.sum())

@@ -106,3 +106,14 @@ def test_config_round_trips_with_the_as_key():
     dumped = config.model_dump(mode="json")
     assert dumped["aggregations"][0]["as"] == "total"
     assert AggregateConfig.model_validate(dumped) == config
+
+
+def test_rows_failed_by_an_earlier_step_are_left_out_and_counted(ctx, text_frame, caplog):
+    from etl_studio.core.steps.row_errors import ROW_ERROR_COLUMN
+
+    chunk = text_frame({"v": ["1", "2", "4"]}, index=[5, 6, 7])
+    chunk[ROW_ERROR_COLUMN] = pd.Series([None, "bad total", None], index=chunk.index, dtype=object)
+    step = make(ctx, aggregations=[{"column": "v", "func": "sum"}])
+    step.process(chunk)
+    assert step.finish()["sum_v"].tolist() == [Decimal("5")]
+    assert step.error_rows == 1 and "row 6: bad total" in caplog.text

@@ -34,11 +34,14 @@ def test_keep_last_holds_one_row_per_key_until_finish(ctx, text_frame):
     assert sorted(zip(out.index, out["v"])) == [(2, "c"), (3, "d"), (4, "e")]
 
 
-def test_whole_row_duplicates_ignore_the_row_error_column(ctx, text_frame):
-    chunk = text_frame({"a": ["x", "x", "y"], "b": ["1", "1", "1"]})
-    chunk[ROW_ERROR_COLUMN] = pd.Series([None, "boom", None], dtype=object)
+def test_rows_failed_by_an_earlier_step_pass_through_and_claim_no_key(ctx, text_frame):
+    chunk = text_frame({"a": ["x", "x", "y", "y"]})
+    chunk[ROW_ERROR_COLUMN] = pd.Series([None, "boom", "boom", None], dtype=object)
     out = make(ctx).process(chunk)
-    assert out.index.tolist() == [0, 2]
+    assert out.index.tolist() == [0, 1, 2, 3]  # whole-row key ignores the error column; failed rows go on
+    step = make(ctx, keep="last")
+    assert step.process(chunk).index.tolist() == [1, 2]
+    assert step.finish().index.tolist() == [0, 3]
 
 
 def test_nulls_count_as_equal_keys_like_distinct(ctx, text_frame):

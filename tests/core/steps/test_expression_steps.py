@@ -107,3 +107,10 @@ def test_empty_frames(ctx, text_frame):
     assert len(out) == 0 and list(out.columns) == ["a", "u"]
     out = FilterRows.from_spec({"expr": "a = 'x'"}, ctx).process(text_frame({"a": []}))
     assert len(out) == 0 and list(out.columns) == ["a"]
+
+
+def test_filter_keeps_rows_an_earlier_step_failed_so_quarantine_gets_them(ctx):
+    chunk = pd.DataFrame({"total": pd.array([None, 5], dtype="Int64")}, index=[3, 4])
+    chunk = merge_row_errors(chunk, pd.Series(["division by zero", None], index=chunk.index, dtype=object))
+    out = FilterRows.from_spec({"expr": "total > 10"}, ctx).process(chunk)
+    assert out.index.tolist() == [3] and out.loc[3, ROW_ERROR_COLUMN] == "division by zero"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 import os
 import shutil
 import stat
@@ -333,11 +334,30 @@ def _parquet_differences(path: Path, schema: pa.Schema, columns: list[TargetColu
     return lines
 
 
+# Parquet's footer carries the ids of the runs that wrote the file: it is renamed into place
+# together with the data, so it proves a commit the way the control table does for databases.
+RUNS_METADATA_KEY = b"etl_studio.runs"
+_RUNS_KEPT = 100
+
+
+def _runs_in(path: Path) -> list[str]:
+    metadata = pq.read_schema(path).metadata or {}
+    try:
+        runs = json.loads(metadata.get(RUNS_METADATA_KEY, b"[]"))
+    except ValueError:
+        return []
+    return [str(run) for run in runs] if isinstance(runs, list) else []
+
+
 class ParquetLoadSession(FileLoadSession):
-    def __init__(self, target: Path, temp: AtomicFile, config: ParquetFileConfig, columns: list[TargetColumn]) -> None:
+    def __init__(
+        self, target: Path, temp: AtomicFile, config: ParquetFileConfig, columns: list[TargetColumn], run_id: str
+    ) -> None:
         super().__init__(target, temp)
         self.columns = columns
-        self.schema = arrow_schema(columns)
+        earlier = _runs_in(target) if config.mode == "append" and target.exists() else []
+        runs = json.dumps((earlier + [run_id])[-_RUNS_KEPT:]).encode()
+        self.schema = arrow_schema(columns).with_metadata({RUNS_METADATA_KEY: runs})
         compression = None if config.compression == "none" else config.compression
         self.writer = pq.ParquetWriter(str(temp.path), self.schema, compression=compression)
         try:
@@ -395,6 +415,15 @@ class ParquetFileTarget(Target):
             f"then rename it over {self.file.name} on success"
         )
 
+    def committed_runs(self, pipeline: str) -> set[str] | None:
+        """Runs whose file is in place (read from the footer); run ids are unique, so any pipeline's match."""
+        if not self.file.exists():
+            return set()
+        try:
+            return set(_runs_in(self.file))
+        except (OSError, pa.ArrowException):
+            return None
+
     def open(self, columns: list[TargetColumn], run_id: str) -> ParquetLoadSession:
         _check_columns(columns, str(self.file))
         differences = self.schema_differences(columns)
@@ -402,7 +431,7 @@ class ParquetFileTarget(Target):
             raise ConfigError(f"cannot append to {self.file}: " + "; ".join(differences))
         temp = AtomicFile(self.file)
         try:
-            return ParquetLoadSession(self.file, temp, self.config, columns)
+            return ParquetLoadSession(self.file, temp, self.config, columns, run_id)
         except BaseException as exc:
             temp.discard()
             if isinstance(exc, OSError):

@@ -262,3 +262,25 @@ def test_parquet_append_schema_mismatch(tmp_path: Path) -> None:
     assert "column other: in o.parquet but not written by the mapping" in lines
     with pytest.raises(ConfigError):
         target.open(COLUMNS[:2], "r")
+
+
+def test_parquet_footer_proves_which_runs_committed(tmp_path: Path) -> None:
+    target = make("parquet_file", tmp_path, path="o.parquet", mode="append")
+    assert target.committed_runs("p") == set()
+    for run_id in ("run-a", "run-b"):
+        session = target.open(COLUMNS, run_id)
+        session.write(frame(1))
+        session.commit(control())
+    session = target.open(COLUMNS, "run-c")
+    session.write(frame(2))
+    session.rollback()
+    assert target.committed_runs("p") == {"run-a", "run-b"}
+    replaced = make("parquet_file", tmp_path, path="o.parquet")
+    run(replaced, frame(3))
+    assert replaced.committed_runs("p") == {"run-1"}
+    assert pq.read_table(tmp_path / "o.parquet").column("id").to_pylist() == [3]
+
+
+def test_csv_cannot_prove_commits() -> None:
+    # No place in a CSV file for the proof: reconciliation treats such runs as unknown.
+    assert CsvFileTarget.committed_runs is Target.committed_runs

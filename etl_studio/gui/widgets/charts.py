@@ -1,0 +1,170 @@
+"""Small QtCharts: the trend of a pipeline's last runs, and a column's histogram."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QLineSeries, QValueAxis
+from PySide6.QtCore import QMargins, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QWidget
+
+from etl_studio.core.history import RunRecord, RunStatus
+
+BAR = QColor("#54aeff")
+BAR_FAILED = QColor("#ff8182")
+LINE = QColor("#bf8700")
+
+
+def _small_chart(title: str) -> QChart:
+    chart = QChart()
+    chart.setTitle(title)
+    font = QFont()
+    font.setPointSizeF(max(8.0, font.pointSizeF() - 1))
+    chart.setTitleFont(font)
+    chart.setMargins(QMargins(4, 4, 4, 4))
+    chart.setBackgroundRoundness(0)
+    chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
+    chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
+    chart.legend().setFont(font)
+    return chart
+
+
+def _axis_font() -> QFont:
+    font = QFont()
+    font.setPointSizeF(max(7.0, font.pointSizeF() - 2))
+    return font
+
+
+def _nice_max(value: float) -> float:
+    """A round axis end above ``value`` (10, 20, 50, 100 ...), so tick labels read well."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** len(str(int(value)))
+    for step in (0.1, 0.2, 0.25, 0.5, 1.0):
+        if value <= magnitude * step:
+            return magnitude * step
+    return float(magnitude)
+
+
+def _sparse_labels(labels: list[str], most: int = 6) -> list[str]:
+    """At most ``most`` visible labels; the others are distinct blanks (a category axis needs unique names)."""
+    step = max(1, -(-len(labels) // most))
+    out = []
+    for i, label in enumerate(labels):
+        shown = i % step == 0 or i == len(labels) - 1
+        out.append(label if shown and label not in out else " " * (i + 1))
+    return out
+
+
+class RunTrendChart(QChartView):
+    """Rows loaded (bars) and duration (line) over the last runs of one pipeline, oldest first."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runTrendChart")
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setMinimumHeight(170)
+        self.setMinimumWidth(300)
+        self.setToolTip("Rows loaded (bars) and duration (line) of the pipeline's last runs; red bars are failed runs")
+        self.set_runs(None, [])
+
+    def set_runs(self, pipeline: str | None, runs: Sequence[RunRecord]) -> None:
+        runs = [r for r in runs if r.status.is_final][-20:]
+        if pipeline is None:
+            title = "Select a run or a pipeline to see its last runs"
+        elif not runs:
+            title = f"No finished runs of {pipeline} yet"
+        else:
+            title = f"Last {len(runs)} run{'s' if len(runs) != 1 else ''} of {pipeline}"
+        chart = _small_chart(title)
+        if runs:
+            loaded = QBarSet("Rows loaded")
+            loaded.setColor(BAR)
+            loaded.setBorderColor(BAR.darker(120))
+            for i, run in enumerate(runs):
+                loaded.append(run.rows_loaded)
+                if run.status is not RunStatus.SUCCEEDED:
+                    loaded.selectBar(i)
+            loaded.setSelectedColor(BAR_FAILED)
+            bars = QBarSeries()
+            bars.append(loaded)
+            duration = QLineSeries()
+            duration.setName("Duration (s)")
+            duration.setPen(QPen(LINE, 2))
+            duration.setPointsVisible(True)
+            for i, run in enumerate(runs):
+                duration.append(i, run.duration_seconds or 0.0)
+            chart.addSeries(bars)
+            chart.addSeries(duration)
+            categories = QBarCategoryAxis()
+            categories.append(_sparse_labels([(r.started_at or r.created_at).astimezone().strftime("%H:%M") for r in runs]))
+            categories.setLabelsFont(_axis_font())
+            rows_axis = QValueAxis()
+            rows_axis.setLabelFormat("%.0f")
+            rows_axis.setRange(0, _nice_max(max(r.rows_loaded for r in runs)))
+            rows_axis.setTitleText("rows")
+            rows_axis.setLabelsFont(_axis_font())
+            rows_axis.setTickCount(3)
+            seconds_axis = QValueAxis()
+            longest = _nice_max(max((r.duration_seconds or 0.0) for r in runs))
+            seconds_axis.setRange(0, longest)
+            seconds_axis.setTitleText("seconds")
+            seconds_axis.setLabelFormat("%.0f" if longest >= 5 else "%.1f")
+            seconds_axis.setLabelsFont(_axis_font())
+            seconds_axis.setTickCount(3)
+            chart.addAxis(categories, Qt.AlignmentFlag.AlignBottom)
+            chart.addAxis(rows_axis, Qt.AlignmentFlag.AlignLeft)
+            chart.addAxis(seconds_axis, Qt.AlignmentFlag.AlignRight)
+            bars.attachAxis(categories)
+            bars.attachAxis(rows_axis)
+            duration.attachAxis(categories)
+            duration.attachAxis(seconds_axis)
+        else:
+            chart.legend().hide()
+        old = self.chart()
+        self.setChart(chart)
+        if old is not None:
+            old.deleteLater()
+
+
+class HistogramChart(QChartView):
+    """Bars of (label, count): value ranges of a numeric column or the most frequent texts."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("histogramChart")
+        self.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.setMinimumHeight(150)
+        self.set_bars("", [])
+
+    def set_bars(self, title: str, bars: Sequence[tuple[str, int]]) -> None:
+        chart = _small_chart(title)
+        chart.legend().hide()
+        if bars:
+            counts = QBarSet("rows")
+            counts.setColor(BAR)
+            counts.setBorderColor(BAR.darker(120))
+            for _, count in bars:
+                counts.append(count)
+            series = QBarSeries()
+            series.setBarWidth(0.9)
+            series.append(counts)
+            chart.addSeries(series)
+            axis_x = QBarCategoryAxis()
+            axis_x.append([label for label, _ in bars])
+            axis_x.setLabelsFont(_axis_font())
+            axis_x.setLabelsAngle(-60 if len(bars) > 4 else 0)
+            axis_y = QValueAxis()
+            axis_y.setLabelFormat("%.0f")
+            axis_y.setRange(0, _nice_max(max(c for _, c in bars)))
+            axis_y.setTickCount(3)
+            axis_y.setLabelsFont(_axis_font())
+            chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
+            chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
+            series.attachAxis(axis_x)
+            series.attachAxis(axis_y)
+        old = self.chart()
+        self.setChart(chart)
+        if old is not None:
+            old.deleteLater()

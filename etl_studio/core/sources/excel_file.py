@@ -116,8 +116,8 @@ class ExcelFileSource(Source):
                 del buffer[:take]
                 if limit is not None and start >= limit:
                     return
-        if buffer or start == 0:
-            yield self._frame(buffer, names or [], start)
+        if names and (buffer or start == 0):
+            yield self._frame(buffer, names, start)
 
     def _frame(self, rows: list[list[str | None]], names: list[str], start: int) -> pd.DataFrame:
         self.context.check_cancelled()

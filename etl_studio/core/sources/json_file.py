@@ -116,7 +116,7 @@ class JsonFileSource(Source):
                 yield self._frame(batch, names, start)
                 start += len(batch)
                 batch = []
-        if batch or start == 0:
+        if batch or (start == 0 and names):
             yield self._frame(batch, names, start)
 
     def _frame(self, records: list[dict[str, Any]], names: list[str], start: int) -> pd.DataFrame:
@@ -144,8 +144,11 @@ class JsonFileSource(Source):
 
     def _document_records(self, path: Path) -> list[dict[str, Any]]:
         with self._text(path) as handle:
+            text = handle.read()
+            if not text.strip():
+                return []  # an empty export: no records, not an error
             try:
-                document = json.load(handle, parse_float=decimal.Decimal)
+                document = json.loads(text, parse_float=decimal.Decimal)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path.name}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
         found = _follow(document, self.config.records_path, path.name)

@@ -112,3 +112,9 @@ def test_default_config_round_trips() -> None:
     assert ExcelFileConfig.model_validate_json(config.model_dump_json()) == config
     assert ExcelFileConfig.model_validate_json('{"sheet": "Data"}').sheet == "Data"
     assert all(field.description for field in ExcelFileConfig.model_fields.values())
+
+
+def test_empty_sheet_gives_nothing(tmp_path: Path, context: RunContext) -> None:
+    workbook(tmp_path / "e.xlsx", {"Empty": []})
+    assert read(context, path="e.xlsx") == []
+    assert read(context, path="e.xlsx", header_row=None) == []

@@ -116,3 +116,12 @@ def test_config_defaults_and_validation() -> None:
     assert all(field.description for field in JsonFileConfig.model_fields.values())
     with pytest.raises(ValidationError):
         JsonFileConfig(format="xml")  # type: ignore[arg-type]
+
+
+def test_empty_files_give_no_rows(tmp_path: Path, context: RunContext) -> None:
+    (tmp_path / "empty.json").write_text("  \n", encoding="utf-8")
+    (tmp_path / "empty.ndjson").write_text("", encoding="utf-8")
+    assert read(context, path="empty.json") == []
+    assert read(context, path="empty.ndjson") == []
+    (tmp_path / "none.json").write_text("[]", encoding="utf-8")
+    assert read(context, path="none.json") == []

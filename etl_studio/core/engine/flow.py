@@ -14,7 +14,7 @@ from etl_studio.core.mapping.apply import CompiledMapping, apply_mapping
 from etl_studio.core.rules.base import QualityRule
 from etl_studio.core.steps.base import Step
 
-ROW_ERROR_COLUMN = "__row_error__"  # steps put per-row evaluation errors here (see steps/row_errors.py)
+from etl_studio.core.steps.row_errors import ROW_ERROR_COLUMN  # steps put per-row evaluation errors here
 RULE_COLUMN = "__rule__"
 REASON_COLUMN = "__reason__"
 SAMPLES_PER_RULE = 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -373,7 +374,14 @@ class SqlTableTarget(Target):
                 raise translate_error(exc, what=f"opening table {self.label}", dialect=dialect) from exc
             raise
         self.context.logger.debug("load into %s opened (run %s, mode %s)", self.label, run_id, self.config.mode)
-        return SqlLoadSession(self.label, conn, transaction, writer, control)
+        return SqlLoadSession(self.label, conn, transaction, writer, control, self._run_committed)
+
+    def _run_committed(self, run_id: str) -> bool:
+        """Whether the control table holds ``run_id``, asked on a fresh connection."""
+        control = control_table(sa.MetaData(), self.config.schema_name)
+        with self._connect(self._engine()) as conn:
+            found = conn.execute(sa.select(control.c.run_id).where(control.c.run_id == run_id)).first()
+        return found is not None
 
 
 def _discard(conn: Connection) -> None:
@@ -394,8 +402,17 @@ def _discard(conn: Connection) -> None:
 class SqlLoadSession(LoadSession):
     """One run's load: a single connection and transaction from open() to commit() or rollback()."""
 
-    def __init__(self, label: str, conn: Connection, transaction: sa.RootTransaction, writer: ChunkWriter, control: sa.Table) -> None:
+    def __init__(
+        self,
+        label: str,
+        conn: Connection,
+        transaction: sa.RootTransaction,
+        writer: ChunkWriter,
+        control: sa.Table,
+        run_committed: Callable[[str], bool],
+    ) -> None:
         self.label = label
+        self.run_committed = run_committed
         self.conn = conn
         self.transaction = transaction
         self.writer = writer
@@ -452,11 +469,22 @@ class SqlLoadSession(LoadSession):
             self.transaction.commit()
         except BaseException as exc:
             error = self._fail(exc, f"committing the load into {self.label}")
+            if isinstance(error, TransientError) and self._committed_anyway(control.run_id):
+                return
             if error is exc:
                 raise
             raise error from exc
         self.closed = True
         self.conn.close()
+
+    def _committed_anyway(self, run_id: str) -> bool:
+        # A connection lost during COMMIT leaves it unknown whether the server committed;
+        # the control row written in that transaction settles it. Retrying a load that did
+        # commit would load its rows twice.
+        try:
+            return self.run_committed(run_id)
+        except Exception:  # noqa: BLE001 - still unknown: the caller reports the lost connection
+            return False
 
     def rollback(self) -> None:
         if self.closed:

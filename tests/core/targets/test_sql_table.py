@@ -486,35 +486,48 @@ def test_wrong_password_is_connection_failed(mysql_url: str, tmp_path: Path, mon
     assert "certainly-wrong" not in str(error.value)
 
 
+def _kill(handle: Db, session: Any, server: str) -> None:
+    """End the session's server connection from another connection, as a network drop would."""
+    pid = session.conn.exec_driver_sql(
+        "select pg_backend_pid()" if server == "postgresql" else "select connection_id()"
+    ).scalar()
+    killer = sa.create_engine(handle.engine.url)
+    with killer.connect() as conn:
+        if server == "postgresql":
+            conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": pid})
+        else:
+            conn.execute(sa.text("KILL :pid"), {"pid": int(pid)})
+    killer.dispose()
+
+
+@pytest.mark.parametrize("step", ["write", "commit"])
 @pytest.mark.parametrize("server", ["postgresql", "mysql"])
-def test_lost_connection_during_write_is_transient(server: str, request: pytest.FixtureRequest, tmp_path: Path, table_name: str) -> None:
+def test_lost_connection_is_transient_and_loads_nothing(
+    server: str, step: str, request: pytest.FixtureRequest, tmp_path: Path, table_name: str
+) -> None:
     url = request.getfixturevalue("postgres_url" if server == "postgresql" else "mysql_url")
     context = make_context(url, tmp_path)
     handle = Db(url, context, context.connections.engine("db"))
     try:
         target = handle.target(table_name)
-        session = target.open(ID_NAME, handle.run_id())
+        run_id = handle.run_id()
+        session = target.open(ID_NAME, run_id)
         session.write(id_name((1, "a")))
-        pid = session.conn.exec_driver_sql(
-            "select pg_backend_pid()" if server == "postgresql" else "select connection_id()"
-        ).scalar()
-        killer = sa.create_engine(handle.engine.url)
-        with killer.connect() as conn:
-            if server == "postgresql":
-                conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": pid})
-            else:
-                conn.execute(sa.text("KILL :pid"), {"pid": int(pid)})
-        killer.dispose()
+        _kill(handle, session, server)
         with pytest.raises(TransientError, match="lost the connection"):
-            session.write(id_name((2, "b")))
+            if step == "write":
+                session.write(id_name((2, "b")))
+            else:
+                session.commit(control(run_id))
         session.rollback()
         # Nothing of the broken run is visible (the first run's table was created inside the
         # load on PostgreSQL, before it on MariaDB).
         assert not handle.exists(table_name) or handle.rows(table_name) == []
+        assert run_id not in target.committed_runs("orders")
     finally:
         with handle.engine.begin() as conn:
             sa.Table(table_name, sa.MetaData()).drop(conn, checkfirst=True)
-        handle.context.connections.dispose()
+        context.connections.dispose()
 
 
 # -- PostgreSQL specifics ---------------------------------------------------------------------

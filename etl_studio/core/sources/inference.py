@@ -217,7 +217,24 @@ def detect_csv_format(path: str | Path) -> tuple[str, str, bool]:
         has_header = csv.Sniffer().has_header(text)
     except csv.Error:
         pass
+    if not has_header:
+        has_header = _looks_like_names(text, delimiter)
     return encoding, delimiter, has_header
+
+
+def _looks_like_names(text: str, delimiter: str) -> bool:
+    """Second opinion on a "no header" verdict: the sniffer says so whenever every column is text.
+
+    Most CSV files do have a header, so the first line counts as one unless it looks like
+    data: an empty field, a repeated value, or a number, date or true/false.
+    """
+    try:
+        first = next(csv.reader(text.splitlines()[:1], delimiter=delimiter), [])
+    except csv.Error:
+        return True
+    if not first or any(not cell.strip() for cell in first) or len(set(first)) < len(first):
+        return False
+    return all(infer_text_type([cell]) == "string" for cell in first)
 
 
 def detect_encoding(raw: bytes, *, truncated: bool = False) -> str:

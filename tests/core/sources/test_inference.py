@@ -96,3 +96,20 @@ def test_detects_utf8_tab_file_and_falls_back_to_comma(tmp_path: Path) -> None:
     bom = tmp_path / "bom.csv"
     bom.write_bytes(b"\xef\xbb\xbfa,b\n1,2\n")
     assert detect_csv_format(bom)[:2] == ("utf-8-sig", ",")
+
+
+@pytest.mark.parametrize(
+    ("content", "has_header"),
+    [
+        ("name,city\nAnn,Paris\nBob,Oslo\n", True),  # all text: the sniffer alone would guess wrong
+        ("id,amount\n1,2.50\n2,3.75\n", True),
+        ("1,Ann\n2,Bob\n3,Eve\n", False),
+        ("Ann,,Paris\nBob,,Oslo\n", False),
+    ],
+)
+def test_header_detection_prefers_a_header_unless_the_first_line_looks_like_data(
+    tmp_path: Path, content: str, has_header: bool
+) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text(content, encoding="utf-8")
+    assert detect_csv_format(path)[2] is has_header

@@ -83,10 +83,13 @@ class SqlTableSource(Source):
         chunk_size = max(1, chunk_size)
         engine = self.engine()
         conn = self._connect(engine)
-        finished = False
+        exhausted = False
         opened: sa.CursorResult[Any] | None = None
+        # A query's own ORDER BY is lost once wrapped as a subquery (MariaDB drops it), so a
+        # query is wrapped only for an explicit order_by; else we cut rows and columns here.
+        here = bool(self.config.query) and not self.config.order_by
         try:
-            statement, params, arrow_types = self._statement(conn, limit)
+            statement, params, arrow_types = self._statement(conn, None if here else limit)
             # A server-side cursor: memory holds one chunk, not the whole result.
             streaming = conn.execution_options(stream_results=True, max_row_buffer=chunk_size)
             try:
@@ -97,29 +100,42 @@ class SqlTableSource(Source):
                 raise self._failure(exc, "the query failed") from None
             opened = result
             names = unique_names(result.keys())  # a join may return two columns called id
+            keep = self._query_columns(names) if here else None
             types = [arrow_types.get(name) for name in names]
-            partitions = result.partitions(chunk_size)
+            partitions = result.partitions(chunk_size if limit is None else min(chunk_size, limit))
             start = 0
-            while True:
+            while limit is None or start < limit:
                 try:
                     rows = next(partitions, None)
                 except sa.exc.DBAPIError as exc:
                     raise self._failure(exc, f"reading failed after {start} rows") from None
                 if rows is None:
+                    exhausted = True
                     break
+                if limit is not None:
+                    rows = rows[: limit - start]
                 self.context.check_cancelled()
-                yield _frame(rows, names, types, start)
+                frame = _frame(rows, names, types, start)
+                yield frame[keep] if keep else frame
                 start += len(rows)
             if start == 0:
-                yield _frame([], names, types, 0)
-            finished = True
+                frame = _frame([], names, types, 0)
+                yield frame[keep] if keep else frame
         finally:
-            if not finished:
-                # Closing an unfinished streaming result makes MySQL drivers read every
-                # remaining row first; dropping the connection ends it at once.
+            if not exhausted and conn.dialect.name in ("mysql", "mariadb"):
+                # Closing an unfinished streaming result makes PyMySQL read every remaining
+                # row first; dropping the connection ends it at once.
                 _abandon(opened)
                 conn.invalidate()
             conn.close()
+
+    def _query_columns(self, names: list[str]) -> list[str] | None:
+        if not self.config.columns:
+            return None
+        missing = [c for c in self.config.columns if c not in names]
+        if missing:
+            raise ConfigError(f"the query returns no column {', '.join(map(repr, missing))} (it returns: {', '.join(names)})")
+        return list(self.config.columns)
 
     def _failure(self, exc: sa.exc.DBAPIError, what: str) -> Exception:
         message = f"connection '{self.config.connection}': {what}: {explain_db_error(exc)}"
@@ -160,9 +176,9 @@ class SqlTableSource(Source):
             raise ConfigError(f"the query uses :{', :'.join(missing)} but the run has no such parameter (parameters: {known})")
         params = {name: self.context.params[name] for name in wanted}
         order = self._order()
-        if not (self.config.columns or order or limit is not None):
+        if not order:
             return text, params, {}
-        # Wrapped as a subquery so that LIMIT and ORDER BY are the database's work, not ours.
+        # Wrapped as a subquery so that ORDER BY and LIMIT are the database's work, not ours.
         inner = text.columns().subquery("source_query")
         picked = [sa.column(name) for name in self.config.columns] if self.config.columns else [sa.literal_column("*")]
         statement = sa.select(*picked).select_from(inner)

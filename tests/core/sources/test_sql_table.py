@@ -106,6 +106,19 @@ def test_query_with_run_parameters(orders: tuple[RunContext, sa.Table]) -> None:
     assert limited["id"].tolist() == [24, 23]
 
 
+def test_a_query_keeps_its_own_order_under_a_limit_and_a_column_subset(orders: tuple[RunContext, sa.Table]) -> None:
+    context, table = orders
+    query = f"select id, code, amount from {table.name} order by id desc"
+    chunks = read(context, chunk_size=2, limit=5, query=query, columns=["amount", "id"])
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    combined = pd.concat(chunks)
+    assert list(combined.columns) == ["amount", "id"] and combined["id"].tolist() == [24, 23, 22, 21, 20]
+    assert list(combined.index) == [0, 1, 2, 3, 4]
+    with pytest.raises(ConfigError, match=r"the query returns no column 'qty' \(it returns: id, code, amount\)"):
+        read(context, query=query, columns=["qty"])
+    assert len(read(context, query=query)[0]) == 25  # stopping early left the pool healthy
+
+
 def test_schema_qualified_table(postgres_url: str, db_context: ContextFactory, table_name: str) -> None:
     context = db_context(postgres_url)
     engine = context.connections.engine("db")

@@ -195,6 +195,10 @@ def fit_decimal(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array,
     elif pa.types.is_floating(values.type):
         values = _floats_to_decimal(values, scale)
     if values.type.scale > scale:
+        # one more digit first: rounding 999.995 up to 1000.00 must not overflow the input's type
+        t = values.type
+        wider = pa.decimal128 if t.precision + 1 <= MAX_DECIMAL_PRECISION else pa.decimal256
+        values = pc.cast(values, wider(min(t.precision + 1, _MAX_WIDE_PRECISION), t.scale))
         values = pc.round(values, ndigits=scale, round_mode="half_towards_infinity")
     limit = Decimal(10) ** (precision - scale)
     if values.type.precision - values.type.scale > precision - scale:

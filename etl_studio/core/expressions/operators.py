@@ -82,7 +82,8 @@ def arithmetic(op: str, left: Value, right: Value, frame: Frame) -> Value:
     index = left.series.index
     if op in ("/", "%"):
         zero_value = pa.scalar(Decimal(0), pa.decimal128(1, 0)) if pa.types.is_decimal(b.type) else pa.scalar(0, b.type)
-        zero = pc.fill_null(pc.equal(b, zero_value), False)
+        # a NULL dividend gives NULL without looking at the divisor (the operator is strict)
+        zero = pc.and_(pc.fill_null(pc.equal(b, zero_value), False), pc.is_valid(a))
         if pc.any(zero).as_py():
             frame.fail(zero.to_numpy(zero_copy_only=False), "division by zero")
             b = pc.if_else(zero, pa.scalar(None, b.type), b)

@@ -89,7 +89,7 @@ def text_array(s: pd.Series) -> pa.Array:
     if is_text(s):
         return to_arrow(s)
     if s.dtype == object:
-        rendered = [None if _is_missing(v) else render_value(v) for v in s.tolist()]
+        rendered = [None if is_missing(v) else render_value(v) for v in s.tolist()]
         return pa.array(rendered, pa.string())
     arr = to_arrow(s)
     if pa.types.is_timestamp(arr.type):
@@ -119,7 +119,7 @@ def render_value(v: Any) -> str:
     return str(v)
 
 
-def _is_missing(v: Any) -> bool:
+def is_missing(v: Any) -> bool:
     if v is None or v is pd.NA or v is pd.NaT:
         return True
     return isinstance(v, float) and math.isnan(v)
@@ -193,7 +193,7 @@ def fit_decimal(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array,
     if pa.types.is_integer(values.type):
         values = pc.cast(values, pa.decimal128(19, 0))
     elif pa.types.is_floating(values.type):
-        values = _floats_to_decimal(values, scale)
+        values = floats_to_decimal(values, scale)
     if values.type.scale > scale:
         # one more digit first: rounding 999.995 up to 1000.00 must not overflow the input's type
         t = values.type
@@ -214,7 +214,7 @@ def fit_decimal(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array,
     return pc.cast(values, pa.decimal128(precision, scale), safe=False), over_mask
 
 
-def _floats_to_decimal(values: pa.Array, scale: int) -> pa.Array:
+def floats_to_decimal(values: pa.Array, scale: int) -> pa.Array:
     # Through the shortest text form: 0.1 becomes 0.1, not 0.1000000000000000055511151231257827.
     finite = pc.is_finite(values)
     as_text = pc.cast(pc.if_else(finite, values, pa.scalar(None, pa.float64())), pa.string())

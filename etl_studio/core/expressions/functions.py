@@ -296,7 +296,7 @@ def cast(value: Value, target: CastTarget, frame: Frame) -> Value:
     if target.kind == "int":
         return _to_int(number, frame)
     if target.precision is None:
-        decimals = casting._floats_to_decimal(arr, 0) if number.kind == "float" else arr  # noqa: SLF001
+        decimals = casting.floats_to_decimal(arr, 0) if number.kind == "float" else arr
         if pa.types.is_integer(decimals.type):
             decimals = pc.cast(decimals, pa.decimal128(19, 0))
         return from_arrow(tighten_decimal(decimals), "decimal", index)

@@ -141,7 +141,13 @@ def _decimal_arith(op: str, a: pa.Array, b: pa.Array) -> pa.Array:
     if op == "/":
         return quotient
     truncated = pc.cast(pc.trunc(quotient), quotient.type)
-    return tighten_decimal(_decimal_op(pc.subtract, a, tighten_decimal(_decimal_op(pc.multiply, b, tighten_decimal(truncated)))))
+    remainder = tighten_decimal(_decimal_op(pc.subtract, a, tighten_decimal(_decimal_op(pc.multiply, b, tighten_decimal(truncated)))))
+    # the remainder is exact at the larger input scale, as PostgreSQL shows it (7.5 % 2 = 1.5)
+    scale = max(a.type.scale, b.type.scale)
+    t = remainder.type
+    if t.scale > scale:
+        remainder = tighten_decimal(pc.cast(remainder, (pa.decimal128 if isinstance(t, pa.Decimal128Type) else pa.decimal256)(max(t.precision - t.scale + scale, 1), scale)))
+    return remainder
 
 
 def _decimal_divide(a: pa.Array, b: pa.Array) -> pa.Array:

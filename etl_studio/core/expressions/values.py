@@ -205,7 +205,7 @@ def column_value(s: pd.Series, label: str | None) -> Value:
 
 def _object_column(s: pd.Series, label: str | None) -> Value:
     inferred = pd.api.types.infer_dtype(s, skipna=True)
-    values = [None if casting._is_missing(v) else v for v in s.tolist()]  # noqa: SLF001
+    values = [None if casting.is_missing(v) else v for v in s.tolist()]
     if inferred == "empty":
         return Value(pd.Series([pd.NA] * len(s), index=s.index, dtype="Int64"), "null", label)
     if inferred == "decimal":

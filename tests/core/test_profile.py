@@ -65,3 +65,9 @@ def test_empty_and_all_null_columns_do_not_fail():
     assert profile_column(pd.Series([], dtype=object)).rows == 0
     nulls = profile_column(pd.Series([None, None]))
     assert nulls.null_fraction == 1.0 and nulls.distinct == 0 and nulls.histogram == []
+
+
+def test_all_different_texts_get_a_histogram_of_lengths():
+    profile = profile_column(pd.Series(["ab", "abcd", "abcdef", "x"]))
+    assert profile.histogram_kind == "lengths"
+    assert sum(c for _, c in profile.histogram) == 4

@@ -28,7 +28,7 @@ class ColumnProfile:
     max: Any = None
     top_values: list[tuple[str, int]] = field(default_factory=list)
     histogram: list[tuple[str, int]] = field(default_factory=list)
-    # "values" when the histogram counts the most frequent values instead of ranges
+    # "ranges" of values; "values": the most frequent values; "lengths": ranges of text lengths
     histogram_kind: str = "ranges"
 
     @property
@@ -62,8 +62,12 @@ def profile_column(series: pd.Series) -> ColumnProfile:
                                  _datetime_histogram(stamps, kind), "ranges")
     if len(present):
         texts = present.astype(str)
-        return ColumnProfile(kind, rows, null_fraction, distinct, texts.min(), texts.max(), top,
-                             _top_values(present, HISTOGRAM_BINS), "values")
+        if top and top[0][1] > 1:
+            histogram, histogram_kind = _top_values(present, HISTOGRAM_BINS), "values"
+        else:
+            # Every value differs (names, e-mails): their lengths say more than ten bars of 1.
+            histogram, histogram_kind = _numeric_histogram(texts.str.len().astype(float)), "lengths"
+        return ColumnProfile(kind, rows, null_fraction, distinct, texts.min(), texts.max(), top, histogram, histogram_kind)
     return ColumnProfile(kind, rows, null_fraction, distinct, None, None, [], [], "ranges")
 
 

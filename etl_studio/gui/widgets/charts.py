@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QLineSeries, QValueAxis
+from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QHorizontalBarSeries, QLineSeries, QValueAxis
 from PySide6.QtCore import QMargins, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QWidget
@@ -138,33 +138,52 @@ class HistogramChart(QChartView):
         self.setMinimumHeight(150)
         self.set_bars("", [])
 
-    def set_bars(self, title: str, bars: Sequence[tuple[str, int]]) -> None:
+    def set_bars(self, title: str, bars: Sequence[tuple[str, int]], *, horizontal: bool = False) -> None:
+        """``horizontal`` for labelled values (texts read better on the side), vertical for ranges."""
         chart = _small_chart(title)
         chart.legend().hide()
         if bars:
             counts = QBarSet("rows")
             counts.setColor(BAR)
             counts.setBorderColor(BAR.darker(120))
-            for _, count in bars:
+            ordered = list(reversed(bars)) if horizontal else list(bars)  # most frequent on top
+            for _, count in ordered:
                 counts.append(count)
-            series = QBarSeries()
-            series.setBarWidth(0.9)
+            series = QHorizontalBarSeries() if horizontal else QBarSeries()
+            series.setBarWidth(0.85)
             series.append(counts)
             chart.addSeries(series)
-            axis_x = QBarCategoryAxis()
-            axis_x.append([label for label, _ in bars])
-            axis_x.setLabelsFont(_axis_font())
-            axis_x.setLabelsAngle(-60 if len(bars) > 4 else 0)
-            axis_y = QValueAxis()
-            axis_y.setLabelFormat("%.0f")
-            axis_y.setRange(0, _nice_max(max(c for _, c in bars)))
-            axis_y.setTickCount(3)
-            axis_y.setLabelsFont(_axis_font())
-            chart.addAxis(axis_x, Qt.AlignmentFlag.AlignBottom)
-            chart.addAxis(axis_y, Qt.AlignmentFlag.AlignLeft)
-            series.attachAxis(axis_x)
-            series.attachAxis(axis_y)
+            labels = QBarCategoryAxis()
+            labels.append(_unique([label for label, _ in ordered]))
+            labels.setLabelsFont(_axis_font())
+            if not horizontal:
+                labels.setLabelsAngle(-60 if len(bars) > 4 else 0)
+            values = QValueAxis()
+            values.setLabelFormat("%.0f")
+            top = max(c for _, c in bars)
+            if top <= 4:
+                values.setRange(0, top)
+                values.setTickCount(top + 1)
+            else:
+                values.setRange(0, _nice_max(top))
+                values.setTickCount(3)
+            values.setLabelsFont(_axis_font())
+            chart.addAxis(labels, Qt.AlignmentFlag.AlignLeft if horizontal else Qt.AlignmentFlag.AlignBottom)
+            chart.addAxis(values, Qt.AlignmentFlag.AlignBottom if horizontal else Qt.AlignmentFlag.AlignLeft)
+            series.attachAxis(labels)
+            series.attachAxis(values)
         old = self.chart()
         self.setChart(chart)
         if old is not None:
             old.deleteLater()
+
+
+def _unique(labels: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for label in labels:
+        while label in seen:
+            label += " "
+        seen.add(label)
+        out.append(label)
+    return out

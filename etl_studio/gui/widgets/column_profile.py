@@ -60,9 +60,12 @@ class ColumnProfileView(QWidget):
         self.fields["distinct"].setText(f"{profile.distinct:,}" + (" (all different)" if profile.distinct and profile.distinct == profile.rows else ""))
         self.fields["min"].setText(_short(profile.min))
         self.fields["max"].setText(_short(profile.max))
-        self.fields["top"].setText(", ".join(f"{value} ({count})" for value, count in profile.top_values) or "—")
-        title = "Most frequent values" if profile.histogram_kind == "values" else "Distribution"
-        self.chart.set_bars(title, profile.histogram)
+        if profile.top_values and profile.top_values[0][1] == 1:
+            self.fields["top"].setText("every value occurs once")
+        else:
+            self.fields["top"].setText("\n".join(f"{value}  ×{count}" for value, count in profile.top_values) or "—")
+        title = {"values": "Most frequent values", "lengths": "Text lengths"}.get(profile.histogram_kind, "Distribution")
+        self.chart.set_bars(title, profile.histogram, horizontal=profile.histogram_kind == "values")
 
 
 def _short(value: Any) -> str:

@@ -145,8 +145,7 @@ class _Attempt:
                 logger.warning("rule '%s' (warning): %s", rule.name, message)
             for result in self.rule_results:
                 if result.rows_failed:
-                    level = logging.WARNING
-                    logger.log(level, "rule '%s': %d of %d rows failed (%s)", result.rule, result.rows_failed, result.rows_checked,
+                    logger.info("rule '%s': %d of %d rows failed (%s)", result.rule, result.rows_failed, result.rows_checked,
                                "quarantined" if result.severity == "error" else "warning only, loaded")
             context.check_cancelled()
             if session is not None:

@@ -396,6 +396,11 @@ def combine(parts: list[Value], frame: Frame) -> Value:
         raise EvalTypeError("an interval cannot be a result; add it to a date or timestamp")
     if not kinds:
         return nulls("null", frame.index)
+    if "text" in kinds and kinds & set(NUMERIC):
+        # Text beside numbers is read as numbers first, so that the common kind comes
+        # from what the text holds ('0.05' is a decimal), not from the other branches.
+        parts = [to_number(p, frame) if p.kind == "text" else p for p in parts]
+        kinds = {p.kind for p in parts} - {"null"}
     kind = _common_kind(kinds)
     converted = [_convert(p, kind, frame) for p in parts]
     if kind == "decimal":

@@ -65,7 +65,8 @@ def test_the_demo_loads_clean_rows_and_quarantines_the_bad_ones(tmp_path: Path) 
     results = {r.rule: r for r in store.rule_results(orders.run_id)}
     assert results["valid e-mail"].rows_failed > 0 and results["valid e-mail"].samples
     assert results["country given"].rows_failed > 0  # a warning: counted, rows still loaded
-    assert frame["country"].isna().sum() == results["country given"].rows_failed
+    # rows missing a country still load (some of them fail an error rule too and are quarantined for that)
+    assert 0 < frame["country"].isna().sum() <= results["country given"].rows_failed
     kinds = {type(e) for e in events}
     assert {RunStarted, RunProgress, RunLogLine, RunFinished} <= kinds
     assert [r.status for r in store.list_runs()] == [RunStatus.SUCCEEDED, RunStatus.SUCCEEDED]

@@ -196,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p.set_defaults(func=cmd_history)
 
+    _register_command_modules(sub)
+
     p = sub.add_parser("gui", help="open the desktop app")
     p.add_argument("project", nargs="?")
     p.set_defaults(func=cmd_gui)
@@ -205,6 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project", nargs="?")
     p.set_defaults(func=cmd_screenshots)
     return parser
+
+
+def _register_command_modules(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    import importlib
+    import pkgutil
+
+    import etl_studio.commands as commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
 
 
 def _positive(args: argparse.Namespace) -> None:

@@ -176,10 +176,12 @@ def run_pipeline(
     limit: int | None = None,
     params: dict[str, Any] | None = None,
     run_id: str | None = None,
+    timeout_seconds: float | None = None,
 ) -> RunRecord:
     """Run one pipeline to the end. Never raises for a failed run: the record says how it ended.
 
-    Raises InvalidInputError only when ``pipeline_name`` is not in the project.
+    Raises InvalidInputError only when ``pipeline_name`` is not in the project. A run still
+    going after ``timeout_seconds`` is stopped like a cancel and recorded as failed, timed out.
     """
     pipeline = project.pipeline(pipeline_name)
     report = report or ignore
@@ -196,6 +198,16 @@ def run_pipeline(
     pool = ConnectionPool(project, project_dir)
     context = RunContext(project_dir=project_dir, connections=pool, params=dict(params or {}), cancel=cancel, logger=logger)
     attempt = _Attempt(project, record, context, store, report, limit)
+    timed_out = threading.Event()
+    timer: threading.Timer | None = None
+    if timeout_seconds is not None:
+        def time_is_up() -> None:
+            timed_out.set()
+            cancel.set()
+
+        timer = threading.Timer(timeout_seconds, time_is_up)
+        timer.daemon = True
+        timer.start()
     try:
         record.move_to(RunStatus.RUNNING)
         store.save_run(record)
@@ -226,8 +238,13 @@ def run_pipeline(
         record.move_to(RunStatus.SUCCEEDED)
         logger.info("run finished: %d read, %d quarantined, %d loaded", record.rows_read, record.rows_quarantined, record.rows_loaded)
     except RunCancelled:
-        record.move_to(RunStatus.CANCELLED, error="cancelled by the user; the target was left as it was")
-        logger.warning("run cancelled; the target was left as it was")
+        if timed_out.is_set():
+            record.error_kind = "timeout"
+            record.move_to(RunStatus.FAILED, error=f"timed out after {timeout_seconds:g} s; the target was left as it was")
+            logger.error("run %s", record.error)
+        else:
+            record.move_to(RunStatus.CANCELLED, error="cancelled by the user; the target was left as it was")
+            logger.warning("run cancelled; the target was left as it was")
     except InvalidInputError as exc:
         record.error_kind = "invalid_input"
         record.move_to(RunStatus.FAILED, error=mask_secrets(str(exc)))
@@ -242,6 +259,8 @@ def run_pipeline(
         logger.error("run failed: %s", record.error)
         logger.debug("%s", traceback.format_exc())
     finally:
+        if timer is not None:
+            timer.cancel()
         store.save_rule_results(attempt.rule_results)
         store.save_run(record)
         handler.flush()

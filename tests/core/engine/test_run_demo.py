@@ -152,3 +152,25 @@ def test_the_run_record_says_why_a_bad_mapping_failed(tmp_path: Path) -> None:
     assert record.status is RunStatus.FAILED
     assert record.error_kind == "invalid_input"
     assert "unknown column 'emial'" in record.error
+
+
+def test_a_run_over_its_timeout_is_stopped_and_recorded_as_timed_out(tmp_path: Path) -> None:
+    path = copy_demo(tmp_path)
+    run_both(path)
+    before = target_frame(path, "orders")
+    project = load_project(path)
+    orders = project.pipeline("orders").model_copy(update={"chunk_size": 20})
+    project = project.model_copy(update={"pipelines": [project.pipeline("customers"), orders]})
+    started = threading.Event()
+
+    def report(event: object) -> None:
+        if isinstance(event, RunProgress):
+            started.set()
+            # hold the run between chunks until the timer has fired
+            threading.Event().wait(0.2)
+
+    record = run_pipeline(project, "orders", project_dir=path.parent, report=report, timeout_seconds=0.3)
+    assert started.is_set()
+    assert record.status is RunStatus.FAILED and record.error_kind == "timeout"
+    assert "timed out after 0.3 s" in record.error
+    pd.testing.assert_frame_equal(target_frame(path, "orders"), before)

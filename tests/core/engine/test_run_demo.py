@@ -162,14 +162,14 @@ def test_a_run_over_its_timeout_is_stopped_and_recorded_as_timed_out(tmp_path: P
     orders = project.pipeline("orders").model_copy(update={"chunk_size": 20})
     project = project.model_copy(update={"pipelines": [project.pipeline("customers"), orders]})
     started = threading.Event()
+    cancel = threading.Event()
 
     def report(event: object) -> None:
         if isinstance(event, RunProgress):
             started.set()
-            # hold the run between chunks until the timer has fired
-            threading.Event().wait(0.2)
+            assert cancel.wait(10)  # a slow chunk: held until the timeout fires
 
-    record = run_pipeline(project, "orders", project_dir=path.parent, report=report, timeout_seconds=0.3)
+    record = run_pipeline(project, "orders", project_dir=path.parent, report=report, cancel=cancel, timeout_seconds=0.3)
     assert started.is_set()
     assert record.status is RunStatus.FAILED and record.error_kind == "timeout"
     assert "timed out after 0.3 s" in record.error

@@ -132,6 +132,49 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 # -- history --------------------------------------------------------------------------------
 
+def _find_run(store, prefix: str):
+    from etl_studio.core.errors import InvalidInputError
+
+    matches = [r for r in store.list_runs(limit=100_000) if r.run_id.startswith(prefix)]
+    if len(matches) != 1:
+        raise InvalidInputError(f"no run with id '{prefix}'" if not matches else f"run id '{prefix}' is ambiguous: give more characters")
+    return matches[0]
+
+
+def _run_details(store, args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+
+    record = _find_run(store, args.run)
+    print(f"run {record.run_id}  pipeline {record.pipeline}  trigger {record.trigger}  status {record.status.value}")
+    started = record.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if record.started_at else "-"
+    print(f"started {started}  duration {_fmt_seconds(record.duration_seconds)}  read {record.rows_read:,}  "
+          f"quarantined {record.rows_quarantined:,}  loaded {record.rows_loaded:,}")
+    if record.error:
+        print(f"error: {record.error}")
+    results = store.rule_results(record.run_id)
+    if results:
+        print("\nquality rules:")
+        _print_table([{"rule": r.rule, "kind": r.kind, "severity": r.severity, "action": r.action, "checked": r.rows_checked,
+                       "failed": r.rows_failed, "example": (r.run_level_failure or (r.samples[0] if r.samples else ""))[:70]}
+                      for r in results], ["rule", "kind", "severity", "action", "checked", "failed", "example"])
+    quarantined = store.quarantined(record.run_id, limit=10_000_000 if args.quarantine_csv else 10)
+    if len(quarantined):
+        print(f"\nquarantined rows{' (first 10)' if not args.quarantine_csv and record.rows_quarantined > 10 else ''}:")
+        for row in quarantined.head(10).itertuples(index=False):
+            print(f"  row {row.row}: [{row.rule}] {row.reason}")
+    if args.quarantine_csv:
+        values = pd.DataFrame([json.loads(v) for v in quarantined["values"]])
+        out = pd.concat([quarantined[["row", "rule", "reason"]].reset_index(drop=True), values], axis=1)
+        out.to_csv(args.quarantine_csv, index=False)
+        print(f"\n{len(out):,} quarantined row(s) written to {args.quarantine_csv}")
+    print("\nlog:")
+    for line in store.logs(record.run_id):
+        print(f"  {line.time.astimezone().strftime('%H:%M:%S')} {line.level:<7} {line.message}")
+    return EXIT_OK
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from etl_studio.core.history import open_run_store
 
@@ -139,6 +182,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.pipeline:
         project.pipeline(args.pipeline)  # a clear error for an unknown name
     store = open_run_store(project.state_database, project_dir)
+    if args.run:
+        try:
+            return _run_details(store, args)
+        finally:
+            store.dispose()
     runs = store.list_runs(args.pipeline, limit=args.limit)
     rows = [
         {"run": r.run_id[:8], "pipeline": r.pipeline, "trigger": r.trigger, "status": r.status.value,
@@ -194,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("--pipeline", "-p")
     p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--run", help="show one run in detail: rule results, quarantined rows, log (an id prefix is enough)")
+    p.add_argument("--quarantine-csv", metavar="FILE", help="with --run: write all its quarantined rows to a CSV file")
     p.set_defaults(func=cmd_history)
 
     _register_command_modules(sub)

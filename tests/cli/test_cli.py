@@ -133,3 +133,19 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["run"], ["preview", "x", "--rows", "0"]])
 def test_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
     assert etl(*args).returncode == 2
+
+
+def test_history_of_one_run_shows_rules_quarantine_and_log_and_exports_quarantine(tmp_path: Path) -> None:
+    project = copy_demo(tmp_path)
+    assert etl("run", str(project)).returncode == 0
+    run_id = etl("history", str(project), "--pipeline", "orders", "--limit", "1").stdout.splitlines()[1].split()[0]
+    out = tmp_path / "rejects.csv"
+    result = etl("history", str(project), "--run", run_id, "--quarantine-csv", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "quality rules:" in result.stdout and "valid e-mail" in result.stdout
+    assert "quarantined rows" in result.stdout and "log:" in result.stdout
+    import pandas as pd
+
+    rejects = pd.read_csv(out)
+    assert {"row", "rule", "reason", "customer_email"} <= set(rejects.columns)
+    assert (rejects["rule"] == "valid e-mail").sum() > 0

@@ -15,6 +15,7 @@ FORMAT_NAME = "etl-studio-project"
 # A secret is never stored, only a reference to where it lives.
 SECRET_REFERENCE = re.compile(r"^(\$\{[A-Za-z_][A-Za-z0-9_]*\}|keyring:[^/\s]+/[^/\s]+)$")
 _NAME = re.compile(r"^[^\s].*$")
+_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class _Model(BaseModel):
@@ -85,6 +86,16 @@ class Schedule(_Model):
     timeout_seconds: float | None = Field(default=None, gt=0)
     misfire_grace_seconds: int = Field(default=300, ge=0)
     catch_up: Literal["once", "skip"] = "once"
+    # "Loaded by 06:00": each day, a successful run must have finished by this time
+    # (HH:MM in ``timezone``); a miss is recorded and notified.
+    sla: str | None = None
+
+    @field_validator("sla")
+    @classmethod
+    def _sla_is_a_time_of_day(cls, value: str | None) -> str | None:
+        if value is not None and not _TIME_OF_DAY.match(value):
+            raise ValueError(f"an SLA is a time of day as HH:MM (e.g. 06:00), not {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _one_trigger(self) -> Schedule:
@@ -92,6 +103,27 @@ class Schedule(_Model):
         if len(given) != 1:
             raise ValueError("a schedule needs exactly one of 'cron', 'interval_seconds' or 'at'")
         return self
+
+
+class Incremental(_Model):
+    """Incremental extraction: each run reads only the rows newer than the last committed watermark."""
+
+    column: str = Field(min_length=1, description="Source column that grows with every new or changed row (e.g. updated_at or id).")
+    kind: Literal["timestamp", "id"] = Field(
+        "timestamp", description="timestamp: the column holds dates/times; id: the column holds increasing whole numbers."
+    )
+    initial_value: str | None = Field(
+        None,
+        description="Where the first run starts (inclusive), e.g. 2024-01-01 or 1000; empty: the first run reads everything.",
+    )
+    lookback: float = Field(
+        0,
+        ge=0,
+        description=(
+            "Re-read this much before the watermark to catch late rows: seconds for a timestamp column, "
+            "ids for an id column. Use with a keyed load (upsert, merge, SCD2) so the overlap loads nothing twice."
+        ),
+    )
 
 
 class Pipeline(_Model):
@@ -108,6 +140,8 @@ class Pipeline(_Model):
     chunk_size: int | None = Field(default=None, gt=0)
     # Transient connection errors are retried this many times with exponential backoff.
     retries: int = Field(default=3, ge=0)
+    # Read only rows newer than the watermark; None reads everything on every run.
+    incremental: Incremental | None = None
 
     @field_validator("name")
     @classmethod
@@ -158,6 +192,46 @@ class Connection(_Model):
         return value
 
 
+class EmailNotification(_Model):
+    """Alerts by e-mail through an SMTP server; the password is a reference, never the secret."""
+
+    smtp_host: str
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    username: str | None = None
+    password: str | None = None
+    sender: str
+    to: list[str] = Field(min_length=1)
+    starttls: bool = True
+
+    @field_validator("password")
+    @classmethod
+    def _password_is_reference(cls, value: str | None) -> str | None:
+        if value is not None and not SECRET_REFERENCE.match(value):
+            raise ValueError("an SMTP password is stored as a reference, ${ENV_VAR} or keyring:service/user")
+        return value
+
+
+class WebhookNotification(_Model):
+    """A JSON POST (Slack-compatible ``text``). Webhook URLs are secrets: write them as ${ENV_VAR}."""
+
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url_or_reference(cls, value: str) -> str:
+        if not (SECRET_REFERENCE.match(value) or value.startswith(("http://", "https://"))):
+            raise ValueError("a webhook is an http(s) URL or a reference to one, ${ENV_VAR}")
+        return value
+
+
+class Notifications(_Model):
+    """Who hears about runs, and of what: failures always unless left out, success and SLA misses on request."""
+
+    email: EmailNotification | None = None
+    webhooks: list[WebhookNotification] = Field(default_factory=list)
+    on: list[Literal["failure", "success", "sla_miss"]] = Field(default_factory=lambda: ["failure"])
+
+
 class Project(_Model):
     format: Literal["etl-studio-project"] = FORMAT_NAME
     schema_version: int = CURRENT_SCHEMA_VERSION
@@ -168,6 +242,7 @@ class Project(_Model):
     state_database: str | None = None
     connections: list[Connection] = Field(default_factory=list)
     pipelines: list[Pipeline] = Field(default_factory=list)
+    notifications: Notifications | None = None
 
     def pipeline(self, name: str) -> Pipeline:
         for pipeline in self.pipelines:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
@@ -23,6 +23,26 @@ class ControlRecord:
     started_at: datetime
     rows_loaded: int
     watermark: str | None = None
+    # Set for a run of a named window (pipeline + window): a second commit of it is refused.
+    execution_id: str | None = None
+
+
+PLAN_KINDS = ("insert", "update", "expire", "delete", "unchanged", "reject")
+
+
+@dataclass
+class PlannedChanges:
+    """What a load would do to the target: rows per kind (insert, update, expire ...) and a few of each."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, count: int, sample: pd.DataFrame | None = None) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + count
+        if sample is not None and len(sample):
+            before = self.samples.get(kind)
+            self.samples[kind] = sample if before is None else pd.concat([before, sample], ignore_index=True)
 
 
 class LoadSession(ABC):
@@ -39,6 +59,10 @@ class LoadSession(ABC):
     @abstractmethod
     def rollback(self) -> None:
         """Leave the target exactly as it was. Safe to call twice or after a failed write."""
+
+    def plan(self) -> PlannedChanges | None:
+        """What commit() would do, counted without doing it (None if the target cannot tell)."""
+        return None
 
 
 class Target(Plugin[PluginConfig]):
@@ -57,4 +81,12 @@ class Target(Plugin[PluginConfig]):
 
     def committed_runs(self, pipeline: str) -> set[str] | None:
         """Run ids whose load committed (read from the control table); None if unknown."""
+        return None
+
+    def committed_load(self, run_id: str) -> ControlRecord | None:
+        """The control row of a committed run (its watermark included); None if absent or unknown."""
+        return None
+
+    def committed_execution(self, pipeline: str, execution_id: str) -> str | None:
+        """The run id that already committed this execution (pipeline + window); None if none did."""
         return None

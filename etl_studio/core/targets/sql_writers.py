@@ -71,6 +71,9 @@ class ChunkWriter(ABC):
     def write(self, chunk: pd.DataFrame) -> int:
         """Load one chunk inside the session's transaction; return rows written."""
 
+    def prepare(self) -> None:
+        """Create now whatever write() would create on first use (needed outside savepoints)."""
+
     def key_columns(self) -> list[sa.Column[object]]:
         by_name = {column.name: column for column in self.table.columns}
         return [by_name[name] for name in self.keys]
@@ -123,6 +126,10 @@ class PostgresCopyWriter(ChunkWriter):
         else:
             merge = insert.on_conflict_do_nothing(index_elements=self.key_columns())
         return stage, merge
+
+    def prepare(self) -> None:
+        if self.mode == "upsert" and self.stage is None:
+            self.stage, self.merge = self._prepare_stage()
 
     def write(self, chunk: pd.DataFrame) -> int:
         arrow = self.to_arrow(chunk)

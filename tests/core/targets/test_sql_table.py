@@ -138,7 +138,9 @@ def test_registered_under_stable_key_with_documented_fields() -> None:
     assert targets.get("sql_table") is SqlTableTarget
     assert SqlTableTarget.title
     properties = SqlTableConfig.model_json_schema()["properties"]
-    assert set(properties) == {"connection", "table", "schema", "mode", "keys", "create_if_missing"}
+    assert {"connection", "table", "schema", "mode", "keys", "create_if_missing"} <= set(properties)
+    assert {"delete_missing", "tracked_columns", "effective_from", "close_missing", "hash_column", "partition_column",
+            "dead_letter_table"} <= set(properties)
     assert all(prop.get("description") for prop in properties.values())
 
 

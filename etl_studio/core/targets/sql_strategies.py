@@ -383,7 +383,7 @@ class Scd2Load(StagedLoad):
     def _start(self) -> sa.ColumnElement[Any]:
         """When a new version starts: the effective-from column, else the run's time."""
         if self.effective_from:
-            return sa.cast(self.s(self.effective_from), sa.DateTime())
+            return sa.type_coerce(self.s(self.effective_from), sa.DateTime())
         return sa.bindparam("load_time", self.load_time, type_=sa.DateTime())
 
     def _is_current(self, table: Any) -> sa.ColumnElement[bool]:

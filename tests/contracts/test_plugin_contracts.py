@@ -24,6 +24,7 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("source", "parquet_file"): {"path": "data.parquet"},
     ("source", "json_file"): {"path": "data.json"},
     ("source", "sql_table"): {"connection": "db", "table": "orders"},
+    ("source", "pg_cdc"): {"connection": "db", "slot": "etl_orders", "table": "orders"},
     ("source", "rest_api"): {"url": "https://api.example.com/orders", "records_path": "data", "pagination": "page", "auth": "bearer", "token": "${API_TOKEN}"},
     ("step", "clean"): {"trim": True},
     ("step", "filter_rows"): {"expr": "amount > 0"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import time
@@ -18,6 +19,15 @@ from etl_studio.core.context import RunContext, mask_secrets
 from etl_studio.core.engine.assembly import DEFAULT_CHUNK_SIZE, assemble
 from etl_studio.core.engine.events import Report, RunFinished, RunProgress, RunStarted, ignore
 from etl_studio.core.engine.flow import ROW_ERROR_COLUMN, ChunkChecker, run_steps
+from etl_studio.core.engine.incremental import (
+    IncrementalWindow,
+    WatermarkTracker,
+    apply_window,
+    execution_id_for,
+    filter_chunk,
+    incremental_problems,
+    window_for,
+)
 from etl_studio.core.engine.runlog import RunLogHandler, run_logger
 from etl_studio.core.errors import (
     ConfigError,
@@ -30,6 +40,7 @@ from etl_studio.core.errors import (
 )
 from etl_studio.core.history.records import RuleResult, RunRecord, RunStatus
 from etl_studio.core.history.store import RunStore, open_run_store
+from etl_studio.core.history.watermarks import WatermarkStore, watermark_store_for
 from etl_studio.core.mapping.apply import compile_mapping
 from etl_studio.core.project.models import Project, TargetColumn
 from etl_studio.core.targets.base import ControlRecord, LoadSession
@@ -83,15 +94,44 @@ def infer_target_columns(frame: pd.DataFrame) -> list[TargetColumn]:
 class _Attempt:
     """One try at the whole run. Retries start from scratch: nothing was committed."""
 
-    def __init__(self, project: Project, record: RunRecord, context: RunContext, store: RunStore, report: Report, limit: int | None) -> None:
+    def __init__(self, project: Project, record: RunRecord, context: RunContext, store: RunStore, report: Report, limit: int | None,
+                 watermarks: WatermarkStore | None = None) -> None:
         self.project, self.record, self.context, self.store, self.report, self.limit = project, record, context, store, report, limit
         self.rule_results: list[RuleResult] = []
+        self.watermarks = watermarks
+        self.window: IncrementalWindow | None = None
+        self.committed_watermark: str | None = None
+
+    def _incremental(self, pipeline: Any, source: Any) -> tuple[IncrementalWindow | None, bool, WatermarkTracker | None]:
+        """The run's read window from the committed watermark; whether the source filters itself."""
+        if pipeline.incremental is None:
+            return None, False, None
+        problems = incremental_problems(pipeline)
+        if problems:
+            raise ConfigError("incremental pipeline '" + pipeline.name + "': " + "; ".join(problems))
+        mark = self.watermarks.get(pipeline.name) if self.watermarks is not None else None
+        window = window_for(pipeline.incremental, mark.value if mark else None)
+        pushed = apply_window(source, window)
+        self.context.logger.info("incremental read: %s%s", window.describe(), " (filtered by the source's query)" if pushed else "")
+        return window, pushed, WatermarkTracker(window)
 
     def execute(self) -> None:
         record, context = self.record, self.context
         pipeline = self.project.pipeline(record.pipeline)
         parts = assemble(pipeline, context)
         assert parts.target is not None
+        execution_id = execution_id_for(pipeline, context.params)
+        if execution_id:
+            earlier = parts.target.committed_execution(pipeline.name, execution_id)
+            if earlier:
+                context.logger.warning(
+                    "execution %s was already loaded by run %s: nothing to do (a rerun of a window never loads it twice)",
+                    execution_id, str(earlier)[:8],
+                )
+                record.rows_read = record.rows_quarantined = record.rows_loaded = 0
+                return
+        window, pushed, tracker = self._incremental(pipeline, parts.source)
+        self.window = window
         chunk_size = pipeline.chunk_size or DEFAULT_CHUNK_SIZE
         record.rows_read = record.rows_quarantined = record.rows_loaded = 0
         self.store.clear_run_details(record.run_id)
@@ -108,6 +148,10 @@ class _Attempt:
         def raw_chunks():
             for chunk in parts.source.read_chunks(chunk_size, self.limit):
                 context.check_cancelled()
+                if window is not None and not pushed:
+                    chunk = filter_chunk(chunk, window)
+                if tracker is not None:
+                    tracker.observe(chunk)
                 record.rows_read += len(chunk)
                 yield chunk
 
@@ -148,20 +192,48 @@ class _Attempt:
                     logger.info("rule '%s': %d of %d rows failed (%s)", result.rule, result.rows_failed, result.rows_checked,
                                "quarantined" if result.severity == "error" else "warning only, loaded")
             context.check_cancelled()
+            watermark = self._next_watermark(window, tracker)
             if session is not None:
-                session.commit(ControlRecord(record.run_id, record.pipeline, record.started_at or record.created_at, record.rows_loaded))
+                session.commit(
+                    ControlRecord(record.run_id, record.pipeline, record.started_at or record.created_at, record.rows_loaded,
+                                  watermark=watermark, execution_id=execution_id)
+                )
                 session = None
+                # After the target's commit, never before: the control row holds the same
+                # watermark, so a crash right here is repaired by start-up reconciliation.
+                if window is not None and watermark is not None and watermark != window.previous and self.watermarks is not None:
+                    self.watermarks.set(pipeline.name, watermark, record.run_id)
+                    logger.info("watermark of '%s' advanced to %s", pipeline.name, watermark)
+                self.committed_watermark = watermark
         finally:
             if session is not None:
                 session.rollback()
             if checker is not None and not self.rule_results:
                 self.rule_results = list(checker.results.values())
 
+    def _next_watermark(self, window: IncrementalWindow | None, tracker: WatermarkTracker | None) -> str | None:
+        if window is None or tracker is None:
+            return None
+        if self.limit is not None:
+            # The first N rows in source order are not the N oldest: moving the watermark
+            # to their largest value could skip rows never read.
+            self.context.logger.warning("a run with a row limit does not move the watermark")
+            return window.previous
+        if tracker.unreadable:
+            self.context.logger.warning("%d row(s) had an unreadable %s and were not read", tracker.unreadable, window.column)
+        return tracker.new_watermark()
+
     def _open_target(self, target: Any, columns: list[TargetColumn]) -> LoadSession:
         differences = target.schema_differences(columns)
         if differences:
             raise ConfigError("the target table does not match the mapping:\n  - " + "\n  - ".join(differences))
-        return target.open(columns, self.record.run_id)
+        return open_session(target, columns, self.record.run_id, load_time=self.record.started_at or self.record.created_at)
+
+
+def open_session(target: Any, columns: list[TargetColumn], run_id: str, **options: Any) -> LoadSession:
+    """target.open() with the options this target understands (planning, load_time); others are left out."""
+    accepted = inspect.signature(target.open).parameters
+    return target.open(columns, run_id, **{name: value for name, value in options.items() if name in accepted})
 
 
 def run_pipeline(
@@ -177,11 +249,14 @@ def run_pipeline(
     params: dict[str, Any] | None = None,
     run_id: str | None = None,
     timeout_seconds: float | None = None,
+    watermarks: WatermarkStore | None = None,
 ) -> RunRecord:
     """Run one pipeline to the end. Never raises for a failed run: the record says how it ended.
 
     Raises InvalidInputError only when ``pipeline_name`` is not in the project. A run still
     going after ``timeout_seconds`` is stopped like a cancel and recorded as failed, timed out.
+    An incremental pipeline reads from, and advances, its watermark in ``watermarks`` (default:
+    the state database beside ``store``), only after the target committed.
     """
     pipeline = project.pipeline(pipeline_name)
     report = report or ignore
@@ -197,7 +272,9 @@ def run_pipeline(
     logger.addHandler(handler)
     pool = ConnectionPool(project, project_dir)
     context = RunContext(project_dir=project_dir, connections=pool, params=dict(params or {}), cancel=cancel, logger=logger)
-    attempt = _Attempt(project, record, context, store, report, limit)
+    if watermarks is None and pipeline.incremental is not None:
+        watermarks = watermark_store_for(store)
+    attempt = _Attempt(project, record, context, store, report, limit, watermarks)
     timed_out = threading.Event()
     timer: threading.Timer | None = None
     if timeout_seconds is not None:

@@ -6,6 +6,7 @@ import difflib
 import re
 import warnings
 from collections.abc import Iterator, Sequence
+from datetime import timezone
 from typing import Any
 
 import pandas as pd
@@ -51,6 +52,13 @@ class SqlTableSource(Source):
     description = "Reads a table, a view or a SELECT from a database connection"
 
     config: SqlTableConfig
+    # Set by the engine for an incremental run (etl_studio.core.engine.incremental.IncrementalWindow).
+    incremental_window: Any = None
+
+    def read_incremental(self, window: Any) -> bool:
+        """Read only the window's rows: ``WHERE column > :watermark`` in the query, the value bound."""
+        self.incremental_window = window
+        return True
 
     # -- connecting -----------------------------------------------------------------------------
 
@@ -159,6 +167,10 @@ class SqlTableSource(Source):
         for name, descending in self._order():
             self._checked([name], available, "order_by column")
             statement = statement.order_by(table.c[name].desc() if descending else table.c[name].asc())
+        window = self.incremental_window
+        if window is not None and window.lower is not None:
+            self._checked([window.column], available, "incremental column")
+            statement = statement.where(_after(table.c[window.column], window))
         if limit is not None:
             statement = statement.limit(limit)
         return statement, {}, {c.name: arrow_type_for(c.type) for c in columns}
@@ -176,12 +188,15 @@ class SqlTableSource(Source):
             raise ConfigError(f"the query uses :{', :'.join(missing)} but the run has no such parameter (parameters: {known})")
         params = {name: self.context.params[name] for name in wanted}
         order = self._order()
-        if not order:
+        window = self.incremental_window if self.incremental_window is not None and self.incremental_window.lower is not None else None
+        if not order and window is None:
             return text, params, {}
         # Wrapped as a subquery so that ORDER BY and LIMIT are the database's work, not ours.
         inner = text.columns().subquery("source_query")
         picked = [sa.column(name) for name in self.config.columns] if self.config.columns else [sa.literal_column("*")]
         statement = sa.select(*picked).select_from(inner)
+        if window is not None:
+            statement = statement.where(_after(sa.column(window.column), window))
         for name, descending in order:
             statement = statement.order_by(sa.column(name).desc() if descending else sa.column(name).asc())
         if limit is not None:
@@ -267,6 +282,16 @@ class SqlTableSource(Source):
             ).scalar()
             return int(estimate) if estimate and estimate > COUNT_BOUND else None
         return None
+
+
+def _after(column: sa.ColumnElement[Any], window: Any) -> sa.ColumnElement[bool]:
+    """``column > :etl_studio_watermark`` (``>=`` for a start value or a look-back), the value a bound parameter."""
+    lower = window.lower
+    if getattr(column.type, "timezone", False) and getattr(lower, "tzinfo", "n/a") is None:
+        lower = lower.replace(tzinfo=timezone.utc)  # watermarks of aware columns are kept in UTC
+    typed = column.type if not isinstance(column.type, sa.types.NullType) else None
+    bound = sa.bindparam("etl_studio_watermark", lower, type_=typed)
+    return column >= bound if window.inclusive else column > bound
 
 
 def split_table_name(qualified: str) -> tuple[str | None, str]:

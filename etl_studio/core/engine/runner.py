@@ -43,7 +43,7 @@ from etl_studio.core.history.store import RunStore, open_run_store
 from etl_studio.core.history.watermarks import WatermarkStore, watermark_store_for
 from etl_studio.core.mapping.apply import compile_mapping
 from etl_studio.core.project.models import Project, TargetColumn
-from etl_studio.core.targets.base import ControlRecord, LoadSession
+from etl_studio.core.targets.base import ControlRecord, LoadSession, PlannedChanges
 
 log = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 1.0
@@ -95,12 +95,18 @@ class _Attempt:
     """One try at the whole run. Retries start from scratch: nothing was committed."""
 
     def __init__(self, project: Project, record: RunRecord, context: RunContext, store: RunStore, report: Report, limit: int | None,
-                 watermarks: WatermarkStore | None = None) -> None:
+                 watermarks: WatermarkStore | None = None, *, planning: bool = False) -> None:
         self.project, self.record, self.context, self.store, self.report, self.limit = project, record, context, store, report, limit
         self.rule_results: list[RuleResult] = []
         self.watermarks = watermarks
         self.window: IncrementalWindow | None = None
         self.committed_watermark: str | None = None
+        # Planning: everything up to the load, then the session's plan() instead of commit().
+        self.planning = planning
+        self.planned: PlannedChanges | None = None
+        self.next_watermark: str | None = None
+        self.already_loaded_by: str | None = None
+        self.sql = ""
 
     def _incremental(self, pipeline: Any, source: Any) -> tuple[IncrementalWindow | None, bool, WatermarkTracker | None]:
         """The run's read window from the committed watermark; whether the source filters itself."""
@@ -124,6 +130,7 @@ class _Attempt:
         if execution_id:
             earlier = parts.target.committed_execution(pipeline.name, execution_id)
             if earlier:
+                self.already_loaded_by = str(earlier)
                 context.logger.warning(
                     "execution %s was already loaded by run %s: nothing to do (a rerun of a window never loads it twice)",
                     execution_id, str(earlier)[:8],
@@ -193,6 +200,10 @@ class _Attempt:
                                "quarantined" if result.severity == "error" else "warning only, loaded")
             context.check_cancelled()
             watermark = self._next_watermark(window, tracker)
+            if self.planning:
+                self.next_watermark = watermark
+                self.planned = session.plan() if session is not None else None
+                return  # the finally clause rolls the load back
             if session is not None:
                 session.commit(
                     ControlRecord(record.run_id, record.pipeline, record.started_at or record.created_at, record.rows_loaded,
@@ -227,7 +238,13 @@ class _Attempt:
         differences = target.schema_differences(columns)
         if differences:
             raise ConfigError("the target table does not match the mapping:\n  - " + "\n  - ".join(differences))
-        return open_session(target, columns, self.record.run_id, load_time=self.record.started_at or self.record.created_at)
+        if self.planning:
+            try:
+                self.sql = target.describe_load(columns)
+            except Exception as exc:  # noqa: BLE001 - the plan still counts rows without the SQL text
+                self.sql = f"-- cannot describe the load: {exc}"
+        return open_session(target, columns, self.record.run_id, load_time=self.record.started_at or self.record.created_at,
+                            planning=self.planning)
 
 
 def open_session(target: Any, columns: list[TargetColumn], run_id: str, **options: Any) -> LoadSession:

@@ -712,8 +712,11 @@ class SqlTableTarget(Target):
 
 
 def _compiled(statement: sa.Executable, dialect: Dialect) -> str:
-    """A statement as the database will receive it, bound values shown as placeholders."""
-    return str(statement.compile(dialect=dialect)).strip()
+    """A statement as the database will receive it; values shown inline where the dialect can render them."""
+    try:
+        return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})).strip()
+    except Exception:  # noqa: BLE001 - a value without a literal form: show placeholders instead
+        return str(statement.compile(dialect=dialect)).strip()
 
 
 def _discard(conn: Connection) -> None:

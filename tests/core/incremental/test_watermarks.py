@@ -157,14 +157,15 @@ def test_a_rerun_of_the_same_window_never_loads_twice(setup: Setup) -> None:
     project = project.model_copy(update={"pipelines": [project.pipelines[0].model_copy(update={"incremental": None})]})
     store = InMemoryRunStore()
     setup.add((1, "a", START), (2, "b", START))
-    params = {"window_start": "2024-01-01", "window_end": "2024-01-02"}
+    # Unique per test run: the executions table of a shared server outlives the test.
+    params = {"window_start": "2024-01-01", "window_end": setup.target}
     first = run_pipeline(project, "customers", project_dir=setup.tmp_path, store=store, params=params)
     second = run_pipeline(project, "customers", project_dir=setup.tmp_path, store=store, params=params)
     assert first.status is second.status is RunStatus.SUCCEEDED
     assert (first.rows_loaded, second.rows_loaded) == (2, 0)
     assert any("already loaded" in line.message for line in store.logs(second.run_id))
     assert setup.loaded() == [(1, "a"), (2, "b")]
-    other = run_pipeline(project, "customers", project_dir=setup.tmp_path, store=store, params={"execution_id": "backfill-1"})
+    other = run_pipeline(project, "customers", project_dir=setup.tmp_path, store=store, params={"execution_id": "backfill-" + setup.target})
     assert other.rows_loaded == 2 and len(setup.loaded()) == 4
 
 

@@ -51,8 +51,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             root.removeHandler(other)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    # APScheduler says "Running job ..." for every fire; the run's own lines say more.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # APScheduler says "Running job ..." for every fire and warns of each skipped one;
+    # the service logs both in the analyst's words.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
     service = SchedulerService(project, project_dir, owner="serve", max_workers=args.workers)
     stop = threading.Event()

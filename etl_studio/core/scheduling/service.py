@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -151,6 +151,7 @@ class SchedulerService:
                 timezone=timezone.utc,
             )
             scheduler.add_listener(self._missed, EVENT_JOB_MISSED)
+            scheduler.add_listener(self._still_running, EVENT_JOB_MAX_INSTANCES)
             with _SERVICES_LOCK:
                 _SERVICES[self.key] = self
             self._stopping.clear()
@@ -312,6 +313,12 @@ class SchedulerService:
         if job_id.startswith(RUN_JOB):
             self._event("WARNING", f"fire time {event.scheduled_run_time.isoformat(timespec='seconds')} missed by more than the grace time; skipped",
                         job_id[len(RUN_JOB):])
+
+    def _still_running(self, event: JobSubmissionEvent) -> None:
+        job_id = str(event.job_id)
+        if job_id.startswith(RUN_JOB):
+            # Log only: an interval shorter than the run would fill the state database with these.
+            log.info("'%s': fire time skipped, the previous run is still going", job_id[len(RUN_JOB):])
 
     # -- runs
     def _pipeline_lock(self, name: str) -> threading.Lock:

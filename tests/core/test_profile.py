@@ -50,7 +50,7 @@ def test_text_column_shows_most_frequent_values():
 def test_decimal_and_dates():
     amounts = profile_column(pd.Series([decimal.Decimal("1.10"), decimal.Decimal("7427.39"), None], dtype=object))
     assert amounts.type == "decimal"
-    assert amounts.max == 7427.39
+    assert amounts.max == decimal.Decimal("7427.39") and str(amounts.min) == "1.10"
     days = profile_column(pd.Series(pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-03"])))
     assert days.type == "datetime"
     assert days.histogram == [("2024-01-01", 1), ("2024-01-03", 2)]

@@ -50,6 +50,11 @@ def profile_column(series: pd.Series) -> ColumnProfile:
         low, high = numbers.min(), numbers.max()
         if kind in ("integer",) or (kind == "string" and _all_whole(numbers)):
             low, high = int(low), int(high)
+        elif kind.startswith("decimal"):
+            # Exact values keep their scale (459.90, not 459.9): min/max of the Decimals themselves.
+            exact = [v for v in present.tolist() if isinstance(v, decimal.Decimal)]
+            if len(exact) == len(present):
+                low, high = min(exact), max(exact)
         return ColumnProfile(kind, rows, null_fraction, distinct, _plain(low), _plain(high), top,
                              _numeric_histogram(numbers), "ranges")
     if kind in ("date", "datetime") and len(present):

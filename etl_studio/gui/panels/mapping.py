@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QStackedWidget,
     QTableView,
@@ -283,15 +285,25 @@ class MappingPanel(QWidget):
         columns.setStretchFactor(1, 2)
         columns.setStretchFactor(2, 6)
         columns.setSizes([300, 120, 480])
+        for view in (self.source_view, self.target_view):
+            view.setMinimumHeight(60)
 
         self.details = self._build_details()
+        # Scrollable, so that a short window squeezes the details rather than growing.
+        details_scroll = QScrollArea(self)
+        details_scroll.setObjectName("targetColumnDetailsScroll")
+        details_scroll.setWidgetResizable(True)
+        details_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        details_scroll.setWidget(self.details)
+        details_scroll.setMinimumHeight(60)
         body = QSplitter(Qt.Orientation.Vertical, self)
         body.setObjectName("mappingBodySplitter")
         body.setChildrenCollapsible(False)
         body.addWidget(columns)
-        body.addWidget(self.details)
+        body.addWidget(details_scroll)
         body.setStretchFactor(0, 3)
         body.setStretchFactor(1, 1)
+        body.setSizes([420, 230])
 
         self.empty = QLabel("Select a pipeline in the project explorer to map its source columns onto the target table.", self)
         self.empty.setObjectName("mappingEmptyState")

@@ -12,9 +12,11 @@ from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -139,7 +141,12 @@ class PreviewPanel(QWidget):
         tables.setObjectName("previewTablesSplitter")
         tables.addWidget(self._titled("Raw rows (source)", self.raw_view))
         tables.addWidget(self._titled("Transformed rows (what would load)", self.transformed_view))
-        tables.addWidget(self.profile)
+        profile_scroll = QScrollArea(self)
+        profile_scroll.setObjectName("columnProfileScroll")
+        profile_scroll.setWidgetResizable(True)
+        profile_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        profile_scroll.setWidget(self.profile)
+        tables.addWidget(profile_scroll)
         tables.setStretchFactor(0, 4)
         tables.setStretchFactor(1, 5)
         tables.setStretchFactor(2, 2)

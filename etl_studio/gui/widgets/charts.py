@@ -1,13 +1,13 @@
-"""Small QtCharts: the trend of a pipeline's last runs, and a column's histogram."""
+"""Small charts: the trend of a pipeline's last runs (QtCharts) and a column's histogram bars."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QHorizontalBarSeries, QLineSeries, QValueAxis
-from PySide6.QtCore import QMargins, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QLineSeries, QValueAxis
+from PySide6.QtCore import QMargins, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from etl_studio.core.history import RunRecord, RunStatus
 
@@ -128,62 +128,53 @@ class RunTrendChart(QChartView):
             old.deleteLater()
 
 
-class HistogramChart(QChartView):
-    """Bars of (label, count): value ranges of a numeric column or the most frequent texts."""
+class HistogramBars(QWidget):
+    """A column's histogram as labelled horizontal bars: readable in a narrow side panel, where a
+    chart's category axis would cut its labels to "…"."""
+
+    ROW_HEIGHT = 16
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("histogramChart")
-        self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setMinimumHeight(150)
-        self.set_bars("", [])
+        self.setObjectName("histogramBars")
+        self.title = ""
+        self.bars: list[tuple[str, int]] = []
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
-    def set_bars(self, title: str, bars: Sequence[tuple[str, int]], *, horizontal: bool = False) -> None:
-        """``horizontal`` for labelled values (texts read better on the side), vertical for ranges."""
-        chart = _small_chart(title)
-        chart.legend().hide()
-        if bars:
-            counts = QBarSet("rows")
-            counts.setColor(BAR)
-            counts.setBorderColor(BAR.darker(120))
-            ordered = list(reversed(bars)) if horizontal else list(bars)  # most frequent on top
-            for _, count in ordered:
-                counts.append(count)
-            series = QHorizontalBarSeries() if horizontal else QBarSeries()
-            series.setBarWidth(0.85)
-            series.append(counts)
-            chart.addSeries(series)
-            labels = QBarCategoryAxis()
-            labels.append(_unique([label for label, _ in ordered]))
-            labels.setLabelsFont(_axis_font())
-            if not horizontal:
-                labels.setLabelsAngle(-60 if len(bars) > 4 else 0)
-            values = QValueAxis()
-            values.setLabelFormat("%.0f")
-            top = max(c for _, c in bars)
-            if top <= 4:
-                values.setRange(0, top)
-                values.setTickCount(top + 1)
-            else:
-                values.setRange(0, _nice_max(top))
-                values.setTickCount(3)
-            values.setLabelsFont(_axis_font())
-            chart.addAxis(labels, Qt.AlignmentFlag.AlignLeft if horizontal else Qt.AlignmentFlag.AlignBottom)
-            chart.addAxis(values, Qt.AlignmentFlag.AlignBottom if horizontal else Qt.AlignmentFlag.AlignLeft)
-            series.attachAxis(labels)
-            series.attachAxis(values)
-        old = self.chart()
-        self.setChart(chart)
-        if old is not None:
-            old.deleteLater()
+    def set_bars(self, title: str, bars: Sequence[tuple[str, int]]) -> None:
+        self.title, self.bars = title, list(bars)
+        self.setToolTip("\n".join(f"{label}: {count:,}" for label, count in self.bars))
+        self.updateGeometry()
+        self.update()
 
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(220, self.ROW_HEIGHT * (len(self.bars) + 1) + 8)
 
-def _unique(labels: list[str]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for label in labels:
-        while label in seen:
-            label += " "
-        seen.add(label)
-        out.append(label)
-    return out
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return self.sizeHint()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        if not self.bars:
+            return
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() - 1))
+        painter.setFont(font)
+        metrics = QFontMetrics(font)
+        painter.setPen(QColor("#57606a"))
+        painter.drawText(QRectF(0, 0, self.width(), self.ROW_HEIGHT), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, self.title)
+        label_width = min(max(metrics.horizontalAdvance(label) for label, _ in self.bars) + 6, self.width() * 0.45)
+        count_width = max(metrics.horizontalAdvance(f"{count:,}") for _, count in self.bars) + 6
+        bar_space = max(10.0, self.width() - label_width - count_width - 4)
+        top = max(count for _, count in self.bars) or 1
+        for i, (label, count) in enumerate(self.bars):
+            y = self.ROW_HEIGHT * (i + 1) + 2
+            painter.setPen(QColor("#1f2328"))
+            text = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, int(label_width - 6))
+            painter.drawText(QRectF(0, y, label_width - 6, self.ROW_HEIGHT), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, text)
+            width = bar_space * count / top
+            painter.fillRect(QRectF(label_width, y + 2, max(1.0 if count else 0.0, width), self.ROW_HEIGHT - 4), BAR)
+            painter.setPen(QColor("#57606a"))
+            painter.drawText(QRectF(label_width + width + 4, y, count_width, self.ROW_HEIGHT), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"{count:,}")
+        painter.end()

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from etl_studio.core.engine.profile import ColumnProfile
 from etl_studio.gui.qt_models.dataframe import display_value
-from etl_studio.gui.widgets.charts import HistogramChart
+from etl_studio.gui.widgets.charts import HistogramBars
 
 
 class ColumnProfileView(QWidget):
@@ -33,14 +33,16 @@ class ColumnProfileView(QWidget):
             value.setWordWrap(True)
             self.fields[key] = value
             form.addRow(f"{label}:", value)
-        self.chart = HistogramChart(self)
+        self.chart = HistogramBars(self)
         self.form_widget = QWidget(self)
         self.form_widget.setLayout(form)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.title)
         layout.addWidget(self.form_widget)
-        layout.addWidget(self.chart, 1)
+        layout.addSpacing(6)
+        layout.addWidget(self.chart)
+        layout.addStretch(1)
         self.show_profile(None, None)
 
     def show_profile(self, column: str | None, profile: ColumnProfile | None, where: str = "") -> None:
@@ -65,7 +67,7 @@ class ColumnProfileView(QWidget):
         else:
             self.fields["top"].setText("\n".join(f"{value}  ×{count}" for value, count in profile.top_values) or "—")
         title = {"values": "Most frequent values", "lengths": "Text lengths"}.get(profile.histogram_kind, "Distribution")
-        self.chart.set_bars(title, profile.histogram, horizontal=profile.histogram_kind == "values")
+        self.chart.set_bars(title, profile.histogram)
 
 
 def _short(value: Any) -> str:

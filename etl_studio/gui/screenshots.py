@@ -88,12 +88,12 @@ def copy_project(project_path: Path, into: Path) -> Path:
 
 
 def _with_dialog(window: QWidget, dialog: QDialog) -> QPixmap:
-    """The window with the dialog drawn over its lower right part, with a soft shadow."""
+    """The window with the dialog drawn over its upper right part (the docks below stay visible)."""
     picture = window.grab()
     shot = dialog.grab()
     painter = QPainter(picture)
-    x = max(0, picture.width() - shot.width() - 40)
-    y = max(0, picture.height() - shot.height() - 60)
+    x = max(0, picture.width() - shot.width() - 30)
+    y = 70
     for spread, alpha in ((10, 18), (6, 28), (3, 40)):
         painter.fillRect(QRect(x - spread + 4, y - spread + 6, shot.width() + 2 * spread, shot.height() + 2 * spread), QColor(0, 0, 0, alpha))
     painter.drawPixmap(QPoint(x, y), shot)
@@ -182,6 +182,8 @@ def _take_all(app: Any, window: Any, outdir: Path) -> list[Path]:
     # 3. Two runs of every pipeline with the real engine, then the history with a run's details.
     finished: list[str] = []
     window.run_controller.runFinished.connect(lambda pipeline, _record: finished.append(pipeline))
+    # A pipeline skipped because the one it depends on failed never finishes: count it as done.
+    window.run_controller.runRefused.connect(lambda pipeline, _why: pipeline and finished.append(pipeline))
     pipelines = len(window.document.project.pipelines)
     for round_ in (1, 2):
         if not window.run_all():
@@ -192,7 +194,8 @@ def _take_all(app: Any, window: Any, outdir: Path) -> list[Path]:
     window.docks["history"].raise_()
     wait_for(history.historyLoaded, until=lambda: history.model.rowCount() >= 2 * len(window.document.project.pipelines)
              and all(r.status.is_final for r in history.model.runs()))
-    window.resizeDocks([window.docks["history"]], [430], Qt.Orientation.Vertical)
+    window.resizeDocks([window.docks["history"]], [400], Qt.Orientation.Vertical)
+    history.pipeline_combo.setCurrentIndex(0)  # every pipeline's runs; the chart follows the selected run
     latest = max((r for r in history.model.runs() if r.pipeline == name), key=lambda r: r.created_at)
     history.select_run(latest.run_id)
     dialog = history.open_details(latest.run_id)
@@ -202,7 +205,7 @@ def _take_all(app: Any, window: Any, outdir: Path) -> list[Path]:
         wait_for(dialog.loaded)
     quarantine_tab = 2 if dialog.details is not None and len(dialog.details.quarantined) else 1
     dialog.tabs.setCurrentIndex(quarantine_tab)
-    dialog.resize(820, 420)
+    dialog.resize(860, 400)
     settle()
     written.append(_save(_with_dialog(window, dialog), outdir / "history.png"))
     dialog.close()
@@ -210,6 +213,7 @@ def _take_all(app: Any, window: Any, outdir: Path) -> list[Path]:
     # 4. The log of those runs.
     log = window.panels["log"]
     log.flush()
+    log.level_combo.setCurrentIndex(0)  # every level, so that the colours show
     window.docks["log"].show()
     window.docks["log"].raise_()
     window.resizeDocks([window.docks["log"]], [430], Qt.Orientation.Vertical)

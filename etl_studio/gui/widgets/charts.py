@@ -98,7 +98,11 @@ class RunTrendChart(QChartView):
             chart.addSeries(bars)
             chart.addSeries(duration)
             categories = QBarCategoryAxis()
-            categories.append(_sparse_labels([(r.started_at or r.created_at).astimezone().strftime("%H:%M") for r in runs]))
+            moments = [(r.started_at or r.created_at).astimezone() for r in runs]
+            labels = [m.strftime("%H:%M") for m in moments]
+            if len(set(labels)) < len(labels):  # runs in the same minute: the seconds tell them apart
+                labels = [m.strftime("%H:%M:%S") for m in moments]
+            categories.append(_sparse_labels(labels))
             categories.setLabelsFont(_axis_font())
             rows_axis = QValueAxis()
             rows_axis.setLabelFormat("%.0f")

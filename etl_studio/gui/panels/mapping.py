@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QThreadPool, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -44,6 +44,7 @@ from etl_studio.gui.workers import Worker
 
 TYPE_CHOICES = [t if t != "decimal" else "decimal(18,2)" for t in TYPE_NAMES]
 NO_SOURCE = "(none)"
+EXPRESSION_PAUSE_MS = 300
 
 
 # --- work done in a worker thread (engine calls only) ---------------------------------------
@@ -372,6 +373,11 @@ class MappingPanel(QWidget):
         self.source_combo.setToolTip("The source column that fills this target column as it is (cast to the type)")
         self.source_combo.activated.connect(self._commit_source)
         self.expression = ExpressionField(box)
+        self._expression_timer = QTimer(self)
+        self._expression_timer.setObjectName("expressionApplyTimer")
+        self._expression_timer.setSingleShot(True)
+        self._expression_timer.setInterval(EXPRESSION_PAUSE_MS)
+        self._expression_timer.timeout.connect(self._expression_paused)
         self.expression.edit.expressionChanged.connect(self._expression_typed)
         self.expression.edit.editingFinished.connect(self._expression_finished)
 
@@ -590,6 +596,8 @@ class MappingPanel(QWidget):
 
     def _show_details(self, name: str | None) -> None:
         column = self._column(name)
+        if column is None or column.name != self._detail_column:
+            self._flush_expression()
         self._detail_column = column.name if column else None
         self.details_form.setVisible(column is not None)
         self.details_hint.setVisible(column is None)
@@ -660,17 +668,30 @@ class MappingPanel(QWidget):
             self.target_model.map_source(column.name, choice)
 
     def _expression_typed(self, text: str, valid: bool) -> None:
-        # Valid text is applied while typing (the preview follows); invalid text waits for Enter.
-        if valid and text.strip():
-            self._apply_expression(text)
+        # Valid text is applied after a short pause in typing (the preview follows), so that a
+        # valid prefix such as "quantity" of "quantity * unit_price" never lands in the mapping;
+        # invalid text waits for Enter or leaving the editor.
+        self._expression_timer.start()
+
+    def _expression_paused(self) -> None:
+        edit = self.expression.edit
+        if edit.is_valid() and edit.text().strip():
+            self._apply_expression(edit.text())
 
     def _expression_finished(self, text: str) -> None:
+        self._expression_timer.stop()
         column = self._column(self._detail_column)
         if column is None:
             return
         if not text.strip() and column.expr is None:
             return  # leaving an empty editor must not unmap a source column
         self._apply_expression(text)
+
+    def _flush_expression(self) -> None:
+        """Apply a valid expression still waiting for its pause to the column it was typed for."""
+        if self._expression_timer.isActive():
+            self._expression_timer.stop()
+            self._expression_paused()
 
     def _apply_expression(self, text: str) -> None:
         column = self._column(self._detail_column)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from PySide6.QtCore import QModelIndex, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QSplitter,
-    QTableView,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -44,6 +43,7 @@ from etl_studio.gui.qt_models.run_history import (
 )
 from etl_studio.gui.widgets.charts import RunTrendChart
 from etl_studio.gui.widgets.column_views import PlaceholderTableView
+from etl_studio.gui.widgets import background
 from etl_studio.gui.workers import Worker
 
 ALL_PIPELINES = "All pipelines"
@@ -148,7 +148,7 @@ class RunDetailsDialog(QDialog):
         self._worker = Worker(partial(read_run_details, store, record.run_id), wants_report=False, wants_cancel=False)
         self._worker.signals.result.connect(self._loaded)
         self._worker.signals.error.connect(self._failed)
-        QThreadPool.globalInstance().start(self._worker)
+        background.start(self._worker)
 
     def _table(self, name: str, model: Any, placeholder: str) -> PlaceholderTableView:
         view = PlaceholderTableView(self)
@@ -333,7 +333,7 @@ class HistoryPanel(QWidget):
         worker.signals.error.connect(lambda message, w=worker: self._read_failed(w, message))
         worker.signals.finished.connect(self._read_done)
         self._worker = worker
-        QThreadPool.globalInstance().start(worker)
+        background.start(worker)
 
     def _read_done(self) -> None:
         self._worker = None

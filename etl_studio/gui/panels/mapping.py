@@ -6,7 +6,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,6 +40,7 @@ from etl_studio.gui.qt_models.map_proposals import MapProposalModel
 from etl_studio.gui.widgets.column_views import SourceColumnsView, TargetColumnsView
 from etl_studio.gui.widgets.expression_edit import ExpressionField
 from etl_studio.gui.widgets.mapping_links import MappingLinks
+from etl_studio.gui.widgets import background
 from etl_studio.gui.workers import Worker
 
 TYPE_CHOICES = [t if t != "decimal" else "decimal(18,2)" for t in TYPE_NAMES]
@@ -440,7 +441,7 @@ class MappingPanel(QWidget):
         worker.signals.result.connect(lambda columns, w=worker: self._columns_read(w, columns))
         worker.signals.error.connect(lambda message, w=worker: self._columns_failed(w, message))
         self._columns_worker = worker
-        QThreadPool.globalInstance().start(worker)
+        background.start(worker)
 
     def _columns_read(self, worker: Worker, columns: list[SourceColumnInfo]) -> None:
         if worker is not self._columns_worker:
@@ -560,7 +561,7 @@ class MappingPanel(QWidget):
         worker.signals.result.connect(self._schema_read)
         worker.signals.error.connect(lambda message: (self._show_message(f"Cannot read the target table: {message}"), self.targetSchemaRead.emit([])))
         self._schema_worker = worker
-        QThreadPool.globalInstance().start(worker)
+        background.start(worker)
 
     def _schema_read(self, table: list[TargetColumn]) -> None:
         self._schema_worker = None

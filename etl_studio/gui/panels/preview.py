@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 import pandas as pd
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,6 +31,7 @@ from etl_studio.gui.qt_models.dataframe import DataFrameModel
 from etl_studio.gui.qt_models.preview_table import PreviewTableModel
 from etl_studio.gui.widgets.column_profile import ColumnProfileView
 from etl_studio.gui.widgets.column_views import PlaceholderTableView
+from etl_studio.gui.widgets import background
 from etl_studio.gui.workers import Worker
 
 DEFAULT_ROWS = 200
@@ -251,7 +252,7 @@ class PreviewPanel(QWidget):
         self._started = time.monotonic()
         self.status.setText("Running the preview…")
         self.previewStarted.emit()
-        QThreadPool.globalInstance().start(worker)
+        background.start(worker)
 
     # -- results
     def _cancel(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
@@ -140,11 +140,6 @@ class WatermarkTracker:
             elif candidate <= before:
                 return previous
         return format_watermark(self.window.kind, candidate)
-
-
-def filtered(chunks: Iterable[pd.DataFrame], window: IncrementalWindow) -> Iterator[pd.DataFrame]:
-    for chunk in chunks:
-        yield filter_chunk(chunk, window)
 
 
 def apply_window(source: Any, window: IncrementalWindow) -> bool:

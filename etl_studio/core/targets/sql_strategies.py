@@ -6,8 +6,8 @@ import hashlib
 import json
 import uuid
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -162,15 +162,6 @@ class DirectLoad(TableLoad):
                 f"the database refused more than {self.max_rejected} row(s) (last: {message}); "
                 "max_rejected_rows stops the run, nothing was loaded"
             )
-
-
-@dataclass
-class StagePlan:
-    """Inputs of a staged strategy, all names as in the mapping."""
-
-    keys: list[str]
-    update_columns: list[str] = field(default_factory=list)  # merge: what an update sets
-    compare_columns: list[str] = field(default_factory=list)  # what decides "changed"
 
 
 class StagedLoad(TableLoad):
@@ -547,7 +538,3 @@ def rejected_rows_frame(rejected: list[tuple[Any, str, dict[str, Any]]]) -> pd.D
     return pd.DataFrame(
         {"row": [r[0] for r in rejected], "error": [r[1] for r in rejected], "values": [json.dumps(r[2], ensure_ascii=False, default=str) for r in rejected]}
     )
-
-
-def utc_naive(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is None else moment.astimezone(timezone.utc).replace(tzinfo=None)

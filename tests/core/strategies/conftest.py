@@ -67,12 +67,7 @@ class Db:
             reflected = sa.Table(table, sa.MetaData(), autoload_with=conn)
             picked = [reflected.c[name] for name in columns] if columns else list(reflected.columns)
             order = [reflected.c[name] for name in order_by] or picked[:1]
-            return [tuple(_plain(v) for v in row) for row in conn.execute(sa.select(*picked).order_by(*order))]
-
-
-def _plain(value: Any) -> Any:
-    # MariaDB gives booleans back as 1/0 and SQLite as bools: compare them as bools.
-    return value
+            return [tuple(row) for row in conn.execute(sa.select(*picked).order_by(*order))]
 
 
 def frame(*rows: tuple[Any, ...]) -> pd.DataFrame:
@@ -104,11 +99,7 @@ def cleanup(handle: Db) -> None:
     with handle.engine.begin() as conn:
         inspector = sa.inspect(conn)
         for table in handle.drop:
-            if handle.dialect == "postgresql":
-                # Partitions go with their parent.
-                sa.Table(table, sa.MetaData()).drop(conn, checkfirst=True)
-            else:
-                sa.Table(table, sa.MetaData()).drop(conn, checkfirst=True)
+            sa.Table(table, sa.MetaData()).drop(conn, checkfirst=True)  # PostgreSQL partitions go with their parent
         for name in (CONTROL_TABLE, EXECUTIONS_TABLE):
             if handle.run_ids and inspector.has_table(name):
                 bookkeeping = sa.Table(name, sa.MetaData(), autoload_with=conn)

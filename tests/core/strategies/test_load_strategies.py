@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import datetime, timezone
 
-import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from etl_studio.core.errors import ConfigError, DataError
 from etl_studio.core.project.models import TargetColumn
+from etl_studio.core.targets.base import ControlRecord
 
 from .conftest import COLUMNS, Db, frame
 
@@ -185,10 +184,6 @@ def test_a_window_loaded_once_is_refused_the_second_time(db: Db, table_name: str
     assert target.committed_execution("strategies", "orders|2024-01-01") == run_id
     session = target.open(COLUMNS, db.run_id())
     session.write(frame((1, "Ann", "Oslo")))
-    from datetime import timezone
-
-    from etl_studio.core.targets.base import ControlRecord
-
     with pytest.raises(DataError, match="already loaded"):
         session.commit(ControlRecord(db.run_id(), "strategies", datetime.now(timezone.utc), 1, execution_id="orders|2024-01-01"))
     assert db.rows(table_name, "id") == [(1, "Ann", "Oslo")]
@@ -211,3 +206,20 @@ def test_describe_load_shows_the_strategy_sql(db: Db, table_name: str) -> None:
     scd2 = db.target(table_name, mode="scd2", keys=["id"]).describe_load(COLUMNS)
     assert "valid_to" in scd2 and "is_current" in scd2 and "max(" in scd2.lower()
     assert "{" not in merge + scd2  # no leftover template text
+
+
+def test_replace_and_upsert_plans_count_without_changing_the_table(db: Db, table_name: str) -> None:
+    db.load(db.target(table_name, keys=["id"]), frame((1, "Ann", "Oslo"), (2, "Bob", "Rome")))
+    before = db.rows(table_name, "id")
+    session = db.target(table_name, mode="replace", keys=["id"]).open(COLUMNS, db.run_id(), planning=True)
+    session.write(frame((7, "Gus", None)))
+    replace = session.plan()
+    session.rollback()
+    assert replace.counts == {"delete": 2, "insert": 1}
+    assert replace.samples["delete"]["id"].tolist() == [1, 2]
+    session = db.target(table_name, mode="upsert", keys=["id"]).open(COLUMNS, db.run_id(), planning=True)
+    session.write(frame((2, "Bobby", "Rome"), (3, "Cid", None)))
+    upsert = session.plan()
+    session.rollback()
+    assert upsert.counts == {"insert": 1, "update": 1}
+    assert db.rows(table_name, "id") == before

@@ -178,3 +178,27 @@ def test_models_pass_the_model_tester(panel, qtmodeltester):
     qtmodeltester.check(panel.source_model)
     dialog = panel.auto_map(exec_dialog=False)
     qtmodeltester.check(dialog.model)
+
+
+def test_read_schema_from_the_target_table_keeps_existing_feeds(panel, qtbot):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{panel.document.project_dir / 'warehouse.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("create table orders (order_id integer not null, email text, amount numeric(12, 2), placed date)"))
+    engine.dispose()
+    with qtbot.waitSignal(panel.targetSchemaRead, timeout=10_000):
+        panel.read_schema_action.trigger()
+    columns = {c.name: c for c in panel.document.pipeline("orders").mapping}
+    assert list(columns) == ["order_id", "email", "amount", "placed"]
+    assert (columns["order_id"].type, columns["order_id"].nullable, columns["order_id"].source) == ("integer", False, "order_id")
+    assert columns["amount"].type == "decimal(12,2)" and columns["placed"].type == "date"
+    assert "removed Quantity, total" in panel.last_message
+    panel.document.undo_stack.undo()
+    assert [c.name for c in panel.document.pipeline("orders").mapping] == ["order_id", "email", "Quantity", "total"]
+
+
+def test_read_schema_of_a_missing_table_says_what_to_do(panel, qtbot):
+    with qtbot.waitSignal(panel.targetSchemaRead, timeout=10_000):
+        panel.read_schema()
+    assert "does not exist yet" in panel.last_message

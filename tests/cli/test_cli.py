@@ -149,3 +149,13 @@ def test_history_of_one_run_shows_rules_quarantine_and_log_and_exports_quarantin
     rejects = pd.read_csv(out)
     assert {"row", "rule", "reason", "customer_email"} <= set(rejects.columns)
     assert (rejects["rule"] == "valid e-mail").sum() > 0
+
+
+def test_validate_reports_a_bad_cron_expression_at_its_place(tmp_path: Path) -> None:
+    project = copy_demo(tmp_path)
+    data = json.loads(project.read_text())
+    data["pipelines"][0]["schedule"] = {"cron": "61 * * * *"}
+    project.write_text(json.dumps(data, indent=2))
+    result = etl("validate", str(project), "--offline")
+    assert result.returncode == 2
+    assert "pipelines[0].schedule.cron: not a valid cron expression" in result.stdout

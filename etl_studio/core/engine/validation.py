@@ -91,7 +91,14 @@ def validate_project(project: Project, project_dir: Path, *, check_connections: 
                 reachable[connection.name] = False
                 problems.append(Problem(f"connections[{i}]", _message(exc)))
     names = {p.name for p in project.pipelines}
+    from etl_studio.core.scheduling.triggers import cron_problem
+
     for i, pipeline in enumerate(project.pipelines):
+        schedule = pipeline.schedule
+        if schedule is not None and schedule.cron is not None:
+            message = cron_problem(schedule.cron, schedule.timezone)
+            if message:
+                problems.append(Problem(f"pipelines[{i}].schedule.cron", message))
         for upstream in pipeline.depends_on:
             if upstream not in names:
                 problems.append(Problem(f"pipelines[{i}].depends_on", f"depends on unknown pipeline '{upstream}'"))

@@ -149,11 +149,18 @@ def apply_window(source: Any, window: IncrementalWindow) -> bool:
 
 
 def execution_id_for(pipeline: Pipeline, params: Mapping[str, Any]) -> str | None:
-    """The run's execution id: the ``execution_id`` parameter, else the pipeline and its window
-    parameters (window_start / window_end / run_date) when the run has any; else None."""
-    explicit = params.get("execution_id")
-    if explicit:
-        return str(explicit)
+    """The run's execution id, whose second commit is refused (a rerun of a window loads nothing).
+
+    The ``execution_id`` parameter when given (empty turns it off); else, for a pipeline that
+    appends, its name and window parameters (window_start / window_end / run_date, as the
+    scheduler passes them). Keyed modes (upsert, merge, scd2, replace) are idempotent by
+    themselves, so a rerun of their window may refresh it and gets no automatic id.
+    """
+    if "execution_id" in params:
+        explicit = params.get("execution_id")
+        return str(explicit) if explicit not in (None, "") else None
+    if pipeline.target.config.get("mode", "append") != "append":
+        return None
     window = [f"{name}={params[name]}" for name in ("window_start", "window_end", "run_date") if params.get(name) not in (None, "")]
     if not window:
         return None

@@ -223,3 +223,14 @@ def test_replace_and_upsert_plans_count_without_changing_the_table(db: Db, table
     session.rollback()
     assert upsert.counts == {"insert": 1, "update": 1}
     assert db.rows(table_name, "id") == before
+
+
+def test_dead_letter_with_upsert_sets_aside_not_null_violations(db: Db, table_name: str) -> None:
+    dead = table_name + "_rejected"
+    columns = [COLUMNS[0], TargetColumn(name="name", type="string", nullable=False), COLUMNS[2]]
+    target = db.target(table_name, mode="upsert", keys=["id"], dead_letter_table=dead)
+    db.load(target, frame((1, "Ann", "Oslo")), columns=columns)
+    db.load(target, frame((1, "Anne", "Oslo"), (2, None, "Rome"), (3, "Cid", None)), columns=columns)
+    assert db.rows(table_name, "id") == [(1, "Anne", "Oslo"), (3, "Cid", None)]
+    refused = db.rows(dead, columns=["source_row", "row_values"])
+    assert [(r[0], json.loads(r[1])) for r in refused] == [(1, {"id": 2, "name": None, "city": "Rome"})]

@@ -157,7 +157,9 @@ def measure(command: list[str], log_path: Path, timeout: float, env: dict[str, s
     """(wall seconds, peak tree RSS MB, ru_maxrss MB, exit code) of one process."""
     with open(log_path, "wb") as log:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        # cwd away from the repository: `python -c` puts the cwd first on sys.path, which
+        # would shadow --engine-src.
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=log_path.parent)
         sampler = TreeRssSampler(process.pid)
         sampler.start()
         timer = threading.Timer(timeout, lambda: os.killpg(process.pid, signal.SIGKILL))
@@ -165,6 +167,11 @@ def measure(command: list[str], log_path: Path, timeout: float, env: dict[str, s
         try:
             # wait4 rather than Popen.wait: it also hands back the child's resource usage.
             _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            # Interrupted: the load runs in its own session, so Ctrl-C did not reach it.
+            os.killpg(process.pid, signal.SIGKILL)
+            os.waitpid(process.pid, 0)
+            raise
         finally:
             seconds = time.perf_counter() - started
             timer.cancel()
@@ -195,7 +202,8 @@ class Postgres:
         return version
 
     def _run(self, sql: str) -> str:
-        env = dict(os.environ, PGCONNECT_TIMEOUT="5")
+        # lock_timeout: a clean-up must not hang behind a load that is still holding the table.
+        env = dict(os.environ, PGCONNECT_TIMEOUT="5", PGOPTIONS="-c lock_timeout=20s")
         done = subprocess.run([self.psql, self.libpq_url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
                               capture_output=True, text=True, env=env, timeout=600)
         if done.returncode != 0:
@@ -337,7 +345,7 @@ class Bench:
                 return
             times.append((seconds, peak))
         done = subprocess.run([sys.executable, "-c", PREVIEW_SCRIPT, str(project), CLEAN, str(PREVIEW_ROWS), str(self.args.repeat)],
-                              capture_output=True, text=True, timeout=300, env=self.env)
+                              capture_output=True, text=True, timeout=300, env=self.env, cwd=self.workdir)
         inner = json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {}
         self.preview = {
             "rows": rows,
@@ -441,9 +449,19 @@ def scaling_lines(summary: list[dict]) -> list[str]:
         for a, b in pairs:
             steps.append(f"{_fmt_rows(a['rows'])}->{_fmt_rows(b['rows'])}: time x{b['median_s'] / a['median_s']:.1f} for rows x{b['rows'] / a['rows']:g}; "
                          f"RSS x{b['peak_rss_mb'] / a['peak_rss_mb']:.2f}")
-        per_row = ", ".join(f"{_fmt_rows(p['rows'])} {p['median_s'] / p['rows'] * 1e6:.2f}" for p in points)
-        lines.append(f"{METHODS[method]:<30} " + "; ".join(steps) + f"  [us/row: {per_row}]")
+        fixed, per_row = _linear_fit([p["rows"] for p in points], [p["median_s"] for p in points])
+        # The fit splits a method's time into what every run pays (interpreter, imports,
+        # connecting) and what each row costs: the second is what scales.
+        lines.append(f"{METHODS[method]:<30} " + "; ".join(steps) + f"  [fit: {fixed:.2f} s + {per_row * 1e6:.2f} us/row]")
     return lines
+
+
+def _linear_fit(xs: list[int], ys: list[float]) -> tuple[float, float]:
+    """Least squares y = a + b*x."""
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / spread if spread else 0.0
+    return mean_y - slope * mean_x, slope
 
 
 def machine(engine_src: Path) -> dict:
@@ -468,8 +486,10 @@ def machine(engine_src: Path) -> dict:
     commit = subprocess.run(["git", "-C", str(engine_src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(engine_src), "status", "--porcelain", "--", "etl_studio"], capture_output=True, text=True).stdout.strip()
     commit += " (+ uncommitted engine changes)" if dirty else ""
+    if not commit and (engine_src / "COMMIT").exists():  # an exported tree: `git archive HEAD etl_studio` plus a COMMIT note
+        commit = (engine_src / "COMMIT").read_text().strip()
     return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem, "os": platform.platform(), "python": platform.python_version(),
-            **versions, "commit": commit or "?"}
+            **versions, "commit": commit or f"? ({engine_src} is no git checkout)"}
 
 
 # -- command line -------------------------------------------------------------------------------
@@ -523,7 +543,7 @@ def profile_clean(bench: Bench, rows: int) -> None:
     bench.reset("etl_clean", rows)
     script = "import sys; from etl_studio.cli import main; sys.exit(main(sys.argv[1:]))"
     subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-c", script, "run", str(project), "--pipeline", CLEAN], check=False,
-                   capture_output=True, env=bench.env)
+                   capture_output=True, env=bench.env, cwd=bench.workdir)
     if not out.exists():
         print("profile failed")
         return
@@ -533,8 +553,13 @@ def profile_clean(bench: Bench, rows: int) -> None:
     pstats.Stats(str(out)).sort_stats("tottime").print_stats(20)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the running load too, and cleans up
     args.workdir.mkdir(parents=True, exist_ok=True)
     pg = Postgres(args.pg_url, args.schema)
     try:
@@ -557,7 +582,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"methods: {', '.join(args.methods)}; sizes: {', '.join(_fmt_rows(r) for r in args.sizes)}; {args.repeat} repeat(s), alternating")
     # Untimed warm-up: the first start of the interpreter after an install compiles and reads .pyc files.
     subprocess.run([*bench.etl, "--help"], capture_output=True, env=bench.env)
-    where = subprocess.run([sys.executable, "-c", "import etl_studio; print(etl_studio.__file__)"], capture_output=True, text=True, env=bench.env)
+    where = subprocess.run([sys.executable, "-c", "import etl_studio; print(etl_studio.__file__)"], capture_output=True, text=True,
+                           env=bench.env, cwd=args.workdir)
     print(f"engine: {where.stdout.strip() or where.stderr.strip()}")
     try:
         for rows in args.sizes:
@@ -578,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = summarise(bench.results)
     print_table(summary)
-    print("\nscaling (median time and peak RSS, smallest to largest size):")
+    print("\nscaling (median time and peak RSS from size to size; fit: fixed cost per run + cost per row):")
     for line in scaling_lines(summary) or ["  (needs at least two sizes)"]:
         print("  " + line)
     if bench.preview:

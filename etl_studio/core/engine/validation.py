@@ -93,7 +93,11 @@ def validate_project(project: Project, project_dir: Path, *, check_connections: 
     names = {p.name for p in project.pipelines}
     from etl_studio.core.scheduling.triggers import cron_problem
 
+    from etl_studio.core.engine.incremental import incremental_problems
+
     for i, pipeline in enumerate(project.pipelines):
+        for message in incremental_problems(pipeline):
+            problems.append(Problem(f"pipelines[{i}].incremental", message))
         schedule = pipeline.schedule
         if schedule is not None and schedule.cron is not None:
             message = cron_problem(schedule.cron, schedule.timezone)

@@ -541,8 +541,8 @@ def profile_clean(bench: Bench, rows: int) -> None:
     project = bench.project_dir(rows) / f"bench_{rows}.etlproj"
     out = bench.workdir / f"profile_clean_{rows}.prof"
     bench.reset("etl_clean", rows)
-    script = "import sys; from etl_studio.cli import main; sys.exit(main(sys.argv[1:]))"
-    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-c", script, "run", str(project), "--pipeline", CLEAN], check=False,
+    out.unlink(missing_ok=True)
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "etl_studio", "run", str(project), "--pipeline", CLEAN], check=False,
                    capture_output=True, env=bench.env, cwd=bench.workdir)
     if not out.exists():
         print("profile failed")

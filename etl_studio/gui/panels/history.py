@@ -292,7 +292,7 @@ class HistoryPanel(QWidget):
         layout.addWidget(self.status_label)
 
         document.changed.connect(self._refresh_pipelines)
-        document.pathChanged.connect(lambda _p: self.refresh())
+        document.pathChanged.connect(self._path_changed)
         self._refresh_pipelines()
         self._update_actions()
         self.refresh()
@@ -329,11 +329,15 @@ class HistoryPanel(QWidget):
             self._close_store()
             self._store_key = key
         worker = Worker(partial(read_runs, self._store, *key), wants_report=False, wants_cancel=False)
-        worker.signals.result.connect(lambda result, w=worker: self._runs_read(w, result))
-        worker.signals.error.connect(lambda message, w=worker: self._read_failed(w, message))
+        # Bound methods, not lambdas: Qt drops the connection when the panel is destroyed.
+        worker.signals.result.connect(self._runs_read)
+        worker.signals.error.connect(self._read_failed)
         worker.signals.finished.connect(self._read_done)
         self._worker = worker
         background.start(worker)
+
+    def _path_changed(self, _path: str) -> None:
+        self.refresh()
 
     def _read_done(self) -> None:
         self._worker = None
@@ -347,9 +351,7 @@ class HistoryPanel(QWidget):
         self._store = None
 
     # -- reading
-    def _runs_read(self, worker: Worker, result: tuple[Any, list[RunRecord]]) -> None:
-        if worker is not self._worker:
-            return
+    def _runs_read(self, result: tuple[Any, list[RunRecord]]) -> None:
         self._store, runs = result
         self.view.set_placeholder("No runs yet. Run a pipeline (Run ▶) and every run is listed here with its counts.")
         selected = self.selected_run()
@@ -362,9 +364,7 @@ class HistoryPanel(QWidget):
         self._update_actions()
         self.historyLoaded.emit(runs)
 
-    def _read_failed(self, worker: Worker, message: str) -> None:
-        if worker is not self._worker:
-            return
+    def _read_failed(self, message: str) -> None:
         self.view.set_placeholder(f"Cannot read the run history: {message}")
         self.status_label.setText(f"Cannot read the state database: {message}")
         self.historyLoaded.emit([])

@@ -438,13 +438,17 @@ class MappingPanel(QWidget):
         self.source_view.set_placeholder("Reading the source columns…")
         worker = Worker(partial(read_mapping_columns, self.document.project, self.pipeline_name, self.document.project_dir),
                         wants_report=False, wants_cancel=False)
-        worker.signals.result.connect(lambda columns, w=worker: self._columns_read(w, columns))
-        worker.signals.error.connect(lambda message, w=worker: self._columns_failed(w, message))
+        # Bound methods, not lambdas: Qt drops the connection when the panel is destroyed.
+        worker.signals.result.connect(self._columns_read)
+        worker.signals.error.connect(self._columns_failed)
         self._columns_worker = worker
         background.start(worker)
 
-    def _columns_read(self, worker: Worker, columns: list[SourceColumnInfo]) -> None:
-        if worker is not self._columns_worker:
+    def _from_columns_worker(self) -> bool:
+        return self._columns_worker is not None and self.sender() is self._columns_worker.signals
+
+    def _columns_read(self, columns: list[SourceColumnInfo]) -> None:
+        if not self._from_columns_worker():
             return  # an older read, overtaken by an edit of the source
         self._columns_worker = None
         self.source_model.set_columns(columns)
@@ -453,8 +457,8 @@ class MappingPanel(QWidget):
         self._refresh_state()
         self.sourceColumnsLoaded.emit(columns)
 
-    def _columns_failed(self, worker: Worker, message: str) -> None:
-        if worker is not self._columns_worker:
+    def _columns_failed(self, message: str) -> None:
+        if not self._from_columns_worker():
             return
         self._columns_worker = None
         self.source_model.set_columns([])
@@ -559,9 +563,14 @@ class MappingPanel(QWidget):
         worker = Worker(partial(read_target_schema, self.document.project, self.pipeline_name, self.document.project_dir),
                         wants_report=False, wants_cancel=False)
         worker.signals.result.connect(self._schema_read)
-        worker.signals.error.connect(lambda message: (self._show_message(f"Cannot read the target table: {message}"), self.targetSchemaRead.emit([])))
+        worker.signals.error.connect(self._schema_failed)
         self._schema_worker = worker
         background.start(worker)
+
+    def _schema_failed(self, message: str) -> None:
+        self._schema_worker = None
+        self._show_message(f"Cannot read the target table: {message}")
+        self.targetSchemaRead.emit([])
 
     def _schema_read(self, table: list[TargetColumn]) -> None:
         self._schema_worker = None

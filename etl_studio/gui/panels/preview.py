@@ -246,8 +246,9 @@ class PreviewPanel(QWidget):
         project = self.document.project
         self._last_inputs = (project.pipeline(self.pipeline_name), tuple(project.connections), self.rows_spin.value())
         worker = Worker(partial(run_preview, project, self.pipeline_name, self.document.project_dir, self.rows_spin.value()))
-        worker.signals.result.connect(lambda result, w=worker: self._finished(w, result))
-        worker.signals.error.connect(lambda message, w=worker: self._failed(w, message))
+        # Bound methods, not lambdas: Qt drops the connection when the panel is destroyed.
+        worker.signals.result.connect(self._finished)
+        worker.signals.error.connect(self._failed)
         self._worker = worker
         self._started = time.monotonic()
         self.status.setText("Running the preview…")
@@ -260,16 +261,19 @@ class PreviewPanel(QWidget):
             self._worker.cancel()
             self._worker = None
 
-    def _finished(self, worker: Worker, result: Any) -> None:
-        if worker is not self._worker:
+    def _from_current_worker(self) -> bool:
+        return self._worker is not None and self.sender() is self._worker.signals
+
+    def _finished(self, result: Any) -> None:
+        if not self._from_current_worker():
             return  # overtaken by a newer preview
         self._worker = None
         self.result = result
         self._show(result)
         self.previewFinished.emit(result)
 
-    def _failed(self, worker: Worker, message: str) -> None:
-        if worker is not self._worker:
+    def _failed(self, message: str) -> None:
+        if not self._from_current_worker():
             return
         self._worker = None
         self._show_problems([message])

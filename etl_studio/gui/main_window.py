@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         self.panels: dict[str, QWidget] = {}
         self.docks: dict[str, QDockWidget] = {}
         self._run_started_at: dict[str, float] = {}
+        self._retired_widgets: list[QWidget] = []
 
         self._build_actions()
         self._build_menus()
@@ -303,7 +304,7 @@ class MainWindow(QMainWindow):
         self.undo_group.setActiveStack(document.undo_stack)
         if old is not document:
             self.undo_group.removeStack(old.undo_stack)
-            old.deleteLater()
+            old.setParent(None)  # freed with the last panel that still refers to it
 
         self.explorer = ProjectExplorer(document, self)
         self.pipeline_editor = PipelineEditor(document, self)
@@ -311,7 +312,7 @@ class MainWindow(QMainWindow):
         old_centre = self.centralWidget()
         self.setCentralWidget(self.pipeline_editor)
         if old_centre is not None:
-            old_centre.deleteLater()
+            self._retire_widget(old_centre)
         self._set_dock_widget("explorer", self.explorer)
         self._set_dock_widget("problems", self.problems_panel)
         self.panels = {"explorer": self.explorer, "problems": self.problems_panel}
@@ -355,7 +356,14 @@ class MainWindow(QMainWindow):
         old = dock.widget()
         dock.setWidget(widget)
         if old is not None and old is not widget:
-            old.deleteLater()
+            self._retire_widget(old)
+
+    def _retire_widget(self, widget: QWidget) -> None:
+        """Panels of the previous project are hidden, not deleted at once: a preview or a
+        column read they started may still deliver its result to them."""
+        widget.hide()
+        widget.setParent(None)  # type: ignore[call-overload]
+        self._retired_widgets = [*self._retired_widgets[-15:], widget]
 
     @property
     def current_pipeline(self) -> str | None:

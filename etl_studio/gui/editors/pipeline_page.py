@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThreadPool
 from PySide6.QtWidgets import QWidget
 
@@ -26,11 +27,16 @@ class WorkerSlot(QObject):
         self._generation += 1
         generation = self._generation
         worker = Worker(fn, wants_report=False, wants_cancel=False)
-        worker.signals.result.connect(lambda value: generation == self._generation and on_result(value))
-        worker.signals.error.connect(lambda message: generation == self._generation and on_error(message))
+        worker.signals.result.connect(lambda value: self._deliver(generation, on_result, value))
+        worker.signals.error.connect(lambda message: self._deliver(generation, on_error, message))
         worker.signals.finished.connect(lambda: self._retire(worker))
         self._keep.append(worker)
         QThreadPool.globalInstance().start(worker)
+
+    def _deliver(self, generation: int, callback: Callable[[Any], None], value: Any) -> None:
+        # The page may be gone (another project was opened) by the time a result arrives.
+        if shiboken6.isValid(self) and generation == self._generation:
+            callback(value)
 
     def _retire(self, worker: Worker) -> None:
         # Dropped one finish later, when its thread has certainly left run().

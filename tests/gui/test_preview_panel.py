@@ -65,6 +65,11 @@ def test_raw_and_transformed_rows_side_by_side(panel):
     assert "4 rows read" in panel.status.text()
 
 
+def test_a_preview_never_writes_to_the_target(panel):
+    assert panel.result is not None
+    assert not (panel.document.project_dir / "warehouse.db").exists()
+
+
 def test_a_cell_that_breaks_a_rule_is_highlighted_with_rule_and_reason(panel):
     missing = panel.raw_model.frame.index[1]  # the row without an e-mail
     index = cell(panel.transformed_model, missing, "email")

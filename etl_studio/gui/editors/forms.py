@@ -110,9 +110,8 @@ class _TextEditor(FieldEditor):
     def read(self) -> Any:
         text = self.line.text()
         if text == "":
-            if self.optional:
-                return None
-            return _UNSET if not self.info.is_required() and self.default() in ("", None) else ""
+            # Empty means "not given": the default applies, or the model says it is required.
+            return None if self.optional else _UNSET
         return text
 
     def write(self, value: Any) -> None:
@@ -146,9 +145,7 @@ class _ComboTextEditor(FieldEditor):
     def read(self) -> Any:
         text = self.widget.currentText()  # type: ignore[attr-defined]
         if text == "":
-            if self.optional:
-                return None
-            return _UNSET if not self.info.is_required() else ""
+            return None if self.optional else _UNSET
         return text
 
     def write(self, value: Any) -> None:
@@ -357,6 +354,7 @@ class ConfigForm(QWidget):
             combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
             choices = self.context.connections if lowered == "connection" else self.context.columns if lowered != "table" else []
             combo.addItems(choices)
+            combo.setCurrentIndex(-1)  # a suggestion is not a choice: start empty
             editor = _ComboTextEditor(key, info, annotation, optional, combo)
         elif annotation is str:
             line = QLineEdit(self)

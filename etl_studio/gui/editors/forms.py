@@ -207,6 +207,37 @@ class _FloatEditor(_TextEditor):
             self.line.setText(text)
 
 
+class _ScalarEditor(_TextEditor):
+    """A union of numbers and text (``int | float``): typed as text, read as the number it spells."""
+
+    def read(self) -> Any:
+        text = self.line.text().strip()
+        if text == "":
+            return None if self.optional else _UNSET
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+
+    def write(self, value: Any) -> None:
+        text = "" if value is None else str(value)
+        if self.read() != value:
+            self.line.setText(text)
+
+
+_SCALARS = (int, float, str, bool)
+
+
+def _is_scalar_union(annotation: Any) -> bool:
+    import decimal
+
+    origin = typing.get_origin(annotation)
+    return origin in (Union, types.UnionType) and all(
+        a in (*_SCALARS, decimal.Decimal, type(None)) for a in typing.get_args(annotation))
+
+
 class _ChoiceEditor(FieldEditor):
     """Literal / Enum: a fixed list; an optional one has an empty first entry."""
 
@@ -337,6 +368,10 @@ class ConfigForm(QWidget):
         elif annotation is float:
             line = QLineEdit(self)
             editor = _FloatEditor(key, info, annotation, optional, line, line=line)
+        elif _is_scalar_union(annotation):
+            line = QLineEdit(self)
+            line.setPlaceholderText("empty: not set" if optional else "")
+            editor = _ScalarEditor(key, info, annotation, optional, line, line=line)
         elif origin is list and typing.get_args(annotation) in ((str,), ()):
             line = QLineEdit(self)
             line.setPlaceholderText("comma-separated" + (", e.g. " + ", ".join(self.context.columns[:2]) if self.context.columns and lowered in COLUMN_FIELDS else ""))
@@ -541,7 +576,11 @@ class ConfigForm(QWidget):
         return self._valid
 
     def errors(self) -> dict[str, str]:
-        return {k: label.text() for k, label in self.error_labels.items() if not label.isHidden()}
+        """Messages shown now, by field; a message about the whole config is under ''."""
+        found = {k: label.text() for k, label in self.error_labels.items() if not label.isHidden()}
+        if not self.general_error.isHidden():
+            found[""] = self.general_error.text().removeprefix("✗ ")
+        return found
 
     def _on_edited(self, key: str) -> None:
         if self._loading:

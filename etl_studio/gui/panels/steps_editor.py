@@ -192,7 +192,10 @@ class StepsEditor(PipelinePage):
         self.view = QListView(self.list_stack)
         self.view.setObjectName("stepsList")
         self.view.setModel(self.model)
-        self.view.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        # DragDrop, not InternalMove: the model accepts only its own row mime type anyway, and
+        # InternalMove refuses any drop whose source is not this view (synthetic test drops).
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.view.setDragDropOverwriteMode(False)
         self.view.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.view.setDragEnabled(True)
         self.view.setAcceptDrops(True)

@@ -447,21 +447,15 @@ def scaling_lines(summary: list[dict]) -> list[str]:
         if len(points) > 2:
             pairs.append((points[0], points[-1]))
         for a, b in pairs:
-            steps.append(f"{_fmt_rows(a['rows'])}->{_fmt_rows(b['rows'])}: time x{b['median_s'] / a['median_s']:.1f} for rows x{b['rows'] / a['rows']:g}; "
-                         f"RSS x{b['peak_rss_mb'] / a['peak_rss_mb']:.2f}")
-        fixed, per_row = _linear_fit([p["rows"] for p in points], [p["median_s"] for p in points])
-        # The fit splits a method's time into what every run pays (interpreter, imports,
-        # connecting) and what each row costs: the second is what scales.
-        lines.append(f"{METHODS[method]:<30} " + "; ".join(steps) + f"  [fit: {fixed:.2f} s + {per_row * 1e6:.2f} us/row]")
+            # The marginal cost of the added rows is what scales; the rest is what every run
+            # pays (interpreter, imports, connecting), estimated from the first step.
+            marginal = (b["median_s"] - a["median_s"]) / (b["rows"] - a["rows"])
+            steps.append(f"{_fmt_rows(a['rows'])}->{_fmt_rows(b['rows'])}: time x{b['median_s'] / a['median_s']:.1f} for rows x{b['rows'] / a['rows']:g} "
+                         f"({marginal * 1e6:.1f} us per added row), RSS x{b['peak_rss_mb'] / a['peak_rss_mb']:.2f}")
+        first, second = points[0], points[1]
+        fixed = first["median_s"] - first["rows"] * (second["median_s"] - first["median_s"]) / (second["rows"] - first["rows"])
+        lines.append(f"{METHODS[method]:<30} " + "; ".join(steps) + f"  [fixed cost per run ~{max(fixed, 0.0):.2f} s]")
     return lines
-
-
-def _linear_fit(xs: list[int], ys: list[float]) -> tuple[float, float]:
-    """Least squares y = a + b*x."""
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    spread = sum((x - mean_x) ** 2 for x in xs)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / spread if spread else 0.0
-    return mean_y - slope * mean_x, slope
 
 
 def machine(engine_src: Path) -> dict:
@@ -604,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = summarise(bench.results)
     print_table(summary)
-    print("\nscaling (median time and peak RSS from size to size; fit: fixed cost per run + cost per row):")
+    print("\nscaling (median time and peak RSS from size to size):")
     for line in scaling_lines(summary) or ["  (needs at least two sizes)"]:
         print("  " + line)
     if bench.preview:

@@ -72,6 +72,18 @@ def apply_changes(conn: Connection, table: sa.Table, changes: pd.DataFrame, keys
     return result
 
 
+def change_statements(dialect_name: str, table: sa.Table, names: Sequence[str], keys: Sequence[str]) -> list[tuple[str, sa.Executable]]:
+    """The statements apply_changes runs, labelled, for the target editor (compiled, never executed here)."""
+    target = _neutral(table, list(names))
+    column_keys = {name: f"c{i}" for i, name in enumerate(names)}
+    condition = sa.and_(*[target.c[column_keys[k]] == sa.bindparam(f"k{i}") for i, k in enumerate(keys)])
+    return [
+        ("for each key whose last change is a delete", target.delete().where(condition)),
+        ("for each key whose last change is an insert or update", _upsert(dialect_name, target, list(column_keys.values()), [column_keys[k] for k in keys])),
+        ("for a TRUNCATE of the source table, at its place in the order", target.delete()),
+    ]
+
+
 def _apply_segment(
     conn: Connection, target: sa.Table, names: list[str], keys: Sequence[str], ops: list[str],
     rows: list[dict[str, Any]], unchanged: list[tuple[str, ...]], start: int, stop: int,

@@ -10,12 +10,51 @@ from typing import TYPE_CHECKING
 from etl_studio.core.connections import ConnectionPool
 from etl_studio.core.context import RunContext
 from etl_studio.core.errors import InvalidInputError
-from etl_studio.core.project.models import Project
+from etl_studio.core.project.models import Pipeline, Project
 
 if TYPE_CHECKING:
     from etl_studio.core.sources.pg_cdc import PgCdcSource
 
 CDC_SOURCE_KIND = "pg_cdc"
+CDC_TARGET_KIND = "sql_table"
+CDC_MODE = "cdc"  # the sql_table mode that applies changes (upsert and delete by key)
+
+
+def applies_changes(pipeline: Pipeline) -> bool:
+    """Whether the pipeline's target applies captured changes (a sql_table in mode 'cdc')."""
+    return pipeline.target.kind == CDC_TARGET_KIND and pipeline.target.config.get("mode") == CDC_MODE
+
+
+def cdc_problems(pipeline: Pipeline) -> list[tuple[str, str]]:
+    """(part, message) for each way the pipeline mixes change data capture with what cannot take it.
+
+    A pg_cdc source gives changes (with deletes), which only a target in mode 'cdc' applies;
+    mode 'cdc' reads the change columns only such a source gives. ``part`` is ``target`` or
+    ``incremental``, to be put after ``pipelines[i].``.
+    """
+    reads = pipeline.source.kind == CDC_SOURCE_KIND
+    applies = applies_changes(pipeline)
+    found: list[tuple[str, str]] = []
+    if reads and not applies:
+        target = pipeline.target.kind
+        mode = pipeline.target.config.get("mode", "append") if target == CDC_TARGET_KIND else None
+        found.append((
+            "target",
+            f"a {CDC_SOURCE_KIND} source gives inserts, updates and deletes, which only a {CDC_TARGET_KIND} target in mode "
+            f"'{CDC_MODE}' (with keys) applies; this target is {target}{f' in mode {mode!r}' if mode else ''}",
+        ))
+    if applies and not reads:
+        found.append((
+            "target",
+            f"mode '{CDC_MODE}' applies captured changes and needs a {CDC_SOURCE_KIND} source; this pipeline reads "
+            f"{pipeline.source.kind}: use upsert or merge instead",
+        ))
+    if reads and pipeline.incremental is not None:
+        found.append((
+            "incremental",
+            "a change data capture source resumes from its replication slot; remove the incremental settings",
+        ))
+    return found
 
 
 def cdc_pipelines(project: Project) -> list[str]:

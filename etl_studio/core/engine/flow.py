@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from etl_studio.core.cdc.apply import OP_COLUMN, UNCHANGED_COLUMN
 from etl_studio.core.errors import DataError
 from etl_studio.core.history.records import RuleResult
 from etl_studio.core.mapping.apply import CompiledMapping, apply_mapping
@@ -18,6 +20,10 @@ from etl_studio.core.steps.row_errors import ROW_ERROR_COLUMN  # steps put per-r
 RULE_COLUMN = "__rule__"
 REASON_COLUMN = "__reason__"
 SAMPLES_PER_RULE = 5
+# Captured changes that carry only a key (or nothing): the mapping's required columns and the
+# quality rules are about row values, which these do not have, so they are neither checked nor
+# quarantined (quarantining a delete would leave a row in the target that the source removed).
+KEY_ONLY_OPS = ("delete", "truncate")
 
 
 def run_steps(chunks: Iterable[pd.DataFrame], steps: list[Step]) -> Iterator[pd.DataFrame]:
@@ -52,13 +58,21 @@ class CheckedChunk:
 
 
 class ChunkChecker:
-    """Mapping, then rules, for one run. Keeps each rule's running result."""
+    """Mapping, then rules, for one run. Keeps each rule's running result.
 
-    def __init__(self, plan: CompiledMapping, rules: list[QualityRule], run_id: str, params: Mapping[str, Any] | None = None, *, collect_violations: bool = False) -> None:
+    ``carry``: the source's change columns (CDC's ``__op__``, ``__lsn__``, ``__unchanged__``). They
+    are taken off before the mapping and put back on the mapped rows, so they reach the target
+    whatever the mapping says; rows whose ``__op__`` is a delete or a TRUNCATE skip the mapping's
+    required-value checks and the rules (only inserts and updates are checked).
+    """
+
+    def __init__(self, plan: CompiledMapping, rules: list[QualityRule], run_id: str, params: Mapping[str, Any] | None = None, *,
+                 collect_violations: bool = False, carry: Sequence[str] = ()) -> None:
         self.plan = plan
         self.rules = rules
         self.params = params
         self.collect_violations = collect_violations
+        self.carry = tuple(carry)
         self.results = {r.name: RuleResult(run_id, r.name, r.kind, r.severity, r.action) for r in rules}
 
     def check(self, chunk: pd.DataFrame) -> CheckedChunk:
@@ -71,7 +85,14 @@ class ChunkChecker:
             reasons[bad] = step_errors[bad]
             rule_of[bad] = "step"
             chunk = chunk.drop(columns=[ROW_ERROR_COLUMN])
-        mapped, map_errors = apply_mapping(self.plan, chunk, self.params)
+        carried_names = [c for c in self.carry if c in chunk.columns]
+        carried = chunk[carried_names] if carried_names else None
+        key_only = pd.Series(False, index=chunk.index)
+        if carried is not None and OP_COLUMN in carried.columns:
+            key_only = carried[OP_COLUMN].astype("object").isin(KEY_ONLY_OPS)
+        mapped, map_errors = apply_mapping(self.plan, chunk.drop(columns=carried_names) if carried_names else chunk, self.params)
+        if map_errors is not None and key_only.any():
+            map_errors = map_errors.where(~key_only, None)
         if map_errors is not None:
             new = map_errors.notna() & reasons.isna()
             reasons[new] = map_errors[new]
@@ -82,7 +103,7 @@ class ChunkChecker:
                     violations.append(Violation(row, column if column in mapped.columns else None, "mapping", str(reason)))
         loadable = reasons.isna()
         for rule in self.rules:
-            candidate = mapped[loadable]
+            candidate = mapped[loadable & ~key_only]
             rule_reasons = rule.check(candidate)
             failing = rule_reasons.notna()
             result = self.results[rule.name]
@@ -111,7 +132,30 @@ class ChunkChecker:
         quarantined = chunk[bad].copy()
         quarantined[RULE_COLUMN] = rule_of[bad]
         quarantined[REASON_COLUMN] = reasons[bad]
+        if carried is not None:
+            mapped = mapped.drop(columns=[c for c in carried_names if c in mapped.columns])
+            carried = carried.copy()
+            if UNCHANGED_COLUMN in carried.columns and not self.plan.passthrough:
+                carried[UNCHANGED_COLUMN] = carried[UNCHANGED_COLUMN].map(self._unchanged_in_target, na_action="ignore")
+            mapped = pd.concat([mapped, carried], axis=1)
         return CheckedChunk(mapped[~bad], quarantined, mapped, violations)
+
+    def _unchanged_in_target(self, listed: Any) -> Any:
+        """An update's unchanged (unsent TOAST) source columns, as the target columns made from them."""
+        if not isinstance(listed, str) or not listed:
+            return listed
+        unchanged = set(json.loads(listed))
+        names = []
+        for column in self.plan.columns:
+            if column.source is not None:
+                used = {column.source}
+            elif column.expr is not None:
+                used = set(self.plan.expressions[column.name].referenced_columns)
+            else:
+                used = set()
+            if used & unchanged:
+                names.append(column.name)
+        return json.dumps(names) if names else None
 
     def finish(self) -> list[tuple[QualityRule, str]]:
         """Run-level failures (row_count), recorded on the rule results."""

@@ -62,9 +62,10 @@ def preview_pipeline(
         checker: ChunkChecker | None = None
         for chunk in run_steps(raw_chunks(), parts.steps):
             if checker is None:
-                columns = [c for c in chunk.columns if c != ROW_ERROR_COLUMN]
+                carried = tuple(parts.source.change_columns)  # CDC: shown beside the mapped columns, never mapped
+                columns = [c for c in chunk.columns if c != ROW_ERROR_COLUMN and c not in carried]
                 checker = ChunkChecker(compile_mapping(pipeline.mapping, columns, params=context.params.keys()), parts.rules, "preview",
-                                       context.params, collect_violations=True)
+                                       context.params, collect_violations=True, carry=carried)
             checked = checker.check(chunk)
             transformed_parts.append(checked.mapped)
             quarantined_parts.append(checked.quarantined)

@@ -14,6 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from etl_studio.core.cdc.pipelines import cdc_problems
 from etl_studio.core.connections import ConnectionPool, explain_db_error
 from etl_studio.core.context import RunContext, mask_secrets
 from etl_studio.core.engine.assembly import DEFAULT_CHUNK_SIZE, assemble
@@ -124,8 +125,12 @@ class _Attempt:
     def execute(self) -> None:
         record, context = self.record, self.context
         pipeline = self.project.pipeline(record.pipeline)
+        mismatch = cdc_problems(pipeline)
+        if mismatch:
+            raise ConfigError(f"pipeline '{pipeline.name}': " + "; ".join(message for _, message in mismatch))
         parts = assemble(pipeline, context)
         assert parts.target is not None
+        carried = tuple(parts.source.change_columns)
         execution_id = execution_id_for(pipeline, context.params)
         if execution_id:
             earlier = parts.target.committed_execution(pipeline.name, execution_id)
@@ -139,6 +144,8 @@ class _Attempt:
                 return
         window, pushed, tracker = self._incremental(pipeline, parts.source)
         self.window = window
+        if parts.source.commits_position and not self.planning:
+            self._finish_interrupted_advance(pipeline.name, parts.source, parts.target)
         chunk_size = pipeline.chunk_size or DEFAULT_CHUNK_SIZE
         record.rows_read = record.rows_quarantined = record.rows_loaded = 0
         self.store.clear_run_details(record.run_id)
@@ -166,11 +173,12 @@ class _Attempt:
             for chunk in run_steps(raw_chunks(), parts.steps):
                 context.check_cancelled()
                 if checker is None:
-                    input_columns = [c for c in chunk.columns if c != ROW_ERROR_COLUMN]
+                    # The step errors and the source's change columns go round the mapping: never target columns.
+                    input_columns = [c for c in chunk.columns if c != ROW_ERROR_COLUMN and c not in carried]
                     plan = compile_mapping(pipeline.mapping, input_columns, params=params.keys())
-                    columns = pipeline.mapping or infer_target_columns(chunk.drop(columns=[ROW_ERROR_COLUMN], errors="ignore"))
+                    columns = pipeline.mapping or infer_target_columns(chunk.drop(columns=[ROW_ERROR_COLUMN, *carried], errors="ignore"))
                     session = self._open_target(parts.target, columns)
-                    checker = ChunkChecker(plan, parts.rules, record.run_id, params)
+                    checker = ChunkChecker(plan, parts.rules, record.run_id, params, carry=carried)
                 checked = checker.check(chunk)
                 if len(checked.quarantined):
                     self.store.add_quarantined(record.run_id, record.pipeline, checked.quarantined)
@@ -200,6 +208,8 @@ class _Attempt:
                                "quarantined" if result.severity == "error" else "warning only, loaded")
             context.check_cancelled()
             watermark = self._next_watermark(window, tracker)
+            if window is None and parts.source.watermark is not None:
+                watermark = parts.source.watermark  # CDC: the LSN read up to, committed with the changes
             if self.planning:
                 self.next_watermark = watermark
                 self.planned = session.plan() if session is not None else None
@@ -216,11 +226,37 @@ class _Attempt:
                     self.watermarks.set(pipeline.name, watermark, record.run_id)
                     logger.info("watermark of '%s' advanced to %s", pipeline.name, watermark)
                 self.committed_watermark = watermark
+                self._after_commit(parts.source, watermark)
         finally:
             if session is not None:
                 session.rollback()
             if checker is not None and not self.rule_results:
                 self.rule_results = list(checker.results.values())
+
+    def _after_commit(self, source: Any, watermark: str | None) -> None:
+        """Tell the source its load committed (CDC: advance the slot). A failure does not fail the run:
+        the changes are committed, and the next run re-reads and re-applies them, which changes nothing."""
+        try:
+            source.after_commit(watermark)
+        except Exception as exc:  # noqa: BLE001 - the data is committed; only the source's position lags
+            self.context.logger.warning(
+                "the load committed, but the source could not record it (%s); the next run reads those changes again "
+                "and applying them again changes nothing", mask_secrets(str(exc)),
+            )
+
+    def _finish_interrupted_advance(self, name: str, source: Any, target: Any) -> None:
+        """Before reading: move the source to the last committed watermark, should a run have died between
+        its commit and its advance; otherwise it would re-read (harmlessly) what the target already holds."""
+        last = getattr(target, "last_committed_watermark", None)  # targets without a control table cannot tell
+        if last is None:
+            return
+        try:
+            committed = last(name)
+            if committed is not None:
+                source.after_commit(committed)
+        except Exception as exc:  # noqa: BLE001 - reading from where the source stands is safe, only slower
+            self.context.logger.warning("could not move the source to the last committed watermark (%s); reading from where it stands",
+                                        mask_secrets(str(exc)))
 
     def _next_watermark(self, window: IncrementalWindow | None, tracker: WatermarkTracker | None) -> str | None:
         if window is None or tracker is None:

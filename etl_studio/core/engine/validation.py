@@ -49,6 +49,8 @@ def _pipeline_problems(pipeline: Pipeline, base: str, context: RunContext, reach
         except Exception as exc:  # noqa: BLE001
             problems.append(Problem(f"{base}.steps[{index}]", _message(exc)))
             return problems
+    carried = set(parts.source.change_columns)  # CDC's __op__ ...: they go round the mapping, never to the table
+    columns = [c for c in columns if c not in carried]
     problems += mapping_problems(pipeline.mapping, columns, params=PARAM_NAMES, prefix=f"{base}.mapping")
     target_columns = [c.name for c in pipeline.mapping] or columns
     enabled_rules = [r for r in pipeline.rules if r.enabled]
@@ -93,11 +95,14 @@ def validate_project(project: Project, project_dir: Path, *, check_connections: 
     names = {p.name for p in project.pipelines}
     from etl_studio.core.scheduling.triggers import cron_problem
 
+    from etl_studio.core.cdc.pipelines import cdc_problems
     from etl_studio.core.engine.incremental import incremental_problems
 
     for i, pipeline in enumerate(project.pipelines):
         for message in incremental_problems(pipeline):
             problems.append(Problem(f"pipelines[{i}].incremental", message))
+        for part, message in cdc_problems(pipeline):
+            problems.append(Problem(f"pipelines[{i}].{part}", message))
         schedule = pipeline.schedule
         if schedule is not None and schedule.cron is not None:
             message = cron_problem(schedule.cron, schedule.timezone)

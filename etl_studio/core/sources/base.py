@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pandas as pd
 
@@ -21,6 +22,19 @@ class SourceColumn:
 class Source(Plugin[PluginConfig]):
     """Reads data. Text sources (CSV) yield text columns: casting is the mapping's job,
     so codes such as '01' are never silently turned into numbers."""
+
+    #: Columns the source adds to every row to describe a change rather than a value (change
+    #: data capture: ``__op__``, ``__lsn__``, ``__unchanged__``). They pass through the mapping
+    #: untouched, as the steps' row-error column does, for a target that applies changes; they
+    #: are never columns of the target table.
+    change_columns: ClassVar[tuple[str, ...]] = ()
+    #: True when ``after_commit`` moves a position kept outside the target (a replication slot).
+    #: The runner then also calls it at the start of a run with the last committed watermark,
+    #: finishing an advance that a crash between the commit and the advance left undone.
+    commits_position: ClassVar[bool] = False
+    #: Where the last read ended (CDC: the LSN of the last transaction read completely), for the
+    #: control row of the load; None for sources that keep no position of their own.
+    watermark: str | None = None
 
     @abstractmethod
     def read_chunks(self, chunk_size: int, limit: int | None = None) -> Iterator[pd.DataFrame]:
@@ -41,3 +55,9 @@ class Source(Plugin[PluginConfig]):
     def estimate_rows(self) -> int | None:
         """Total rows if cheaply known (for progress %), else None."""
         return None
+
+    def after_commit(self, watermark: str | None) -> None:
+        """Called by the runner once the target committed a load holding ``watermark``; never by preview or plan.
+
+        Must be safe to repeat and never move backwards. Nothing to do for most sources.
+        """

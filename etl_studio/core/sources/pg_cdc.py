@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from pydantic import Field, field_validator
 from sqlalchemy.engine import Connection, Engine
 
-from etl_studio.core.cdc.apply import LSN_COLUMN, OP_COLUMN, UNCHANGED_COLUMN
+from etl_studio.core.cdc.apply import CHANGE_COLUMNS, LSN_COLUMN, OP_COLUMN, UNCHANGED_COLUMN
 from etl_studio.core.cdc.decoding import DecodingError, RowChange, parse_change
 from etl_studio.core.cdc.slots import (
     SlotStatus,
@@ -82,6 +82,8 @@ class PgCdcSource(Source):
     """
 
     config_model = PgCdcConfig
+    change_columns = CHANGE_COLUMNS
+    commits_position = True
     title = "PostgreSQL changes (CDC)"
     description = "Reads a table's inserts, updates and deletes from a PostgreSQL logical replication slot"
 

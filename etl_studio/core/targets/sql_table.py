@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from pydantic import ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import Connection, Dialect, Engine
 
+from etl_studio.core.cdc.apply import CHANGE_COLUMNS, OP_COLUMN, AppliedChanges, apply_changes, change_statements
 from etl_studio.core.connections import describe_url, explain_db_error
 from etl_studio.core.errors import ConfigError, ConnectionFailedError, DataError, EtlError, TransientError
 from etl_studio.core.plugin_base import PluginConfig
@@ -59,7 +60,7 @@ class SqlTableConfig(PluginConfig):
         alias="schema",
         description="Schema (PostgreSQL) or database (MySQL/MariaDB) holding the table; empty for the connection's default.",
     )
-    mode: Literal["append", "replace", "upsert", "merge", "scd2"] = Field(
+    mode: Literal["append", "replace", "upsert", "merge", "scd2", "cdc"] = Field(
         "append",
         description=(
             "append: add the rows; replace: remove all rows and load the new ones, in one transaction; "
@@ -67,14 +68,17 @@ class SqlTableConfig(PluginConfig):
             "merge: load into a staging table, then update the rows that changed, insert the new ones "
             "(and optionally delete the ones missing); "
             "scd2: keep history (slowly changing dimension type 2): a changed row closes its current "
-            "version and gets a new one."
+            "version and gets a new one; "
+            "cdc: apply the inserts, updates and deletes of a PostgreSQL change data capture source (pg_cdc) "
+            "in commit order: insert or update by key, delete by key, empty the table on a TRUNCATE."
         ),
     )
     keys: list[str] = Field(
         default_factory=list,
         description=(
-            "Key columns that identify a row: required for upsert and merge (the primary key when the table is "
-            "created); for scd2 the business key (with the version, the primary key)."
+            "Key columns that identify a row: required for upsert, merge and cdc (the primary key when the table is "
+            "created; for cdc the source table's primary key, which deletes carry); for scd2 the business key "
+            "(with the version, the primary key)."
         ),
     )
     create_if_missing: bool = Field(True, description="Create the table from the mapping's columns when it does not exist.")
@@ -138,7 +142,7 @@ class SqlTableConfig(PluginConfig):
 
     @model_validator(mode="after")
     def _keys_fit_mode(self) -> SqlTableConfig:
-        if self.mode in ("upsert", "merge", "scd2") and not self.keys:
+        if self.mode in ("upsert", "merge", "scd2", "cdc") and not self.keys:
             raise ValueError(f"mode '{self.mode}' needs at least one key column in 'keys'")
         if self.delete_missing and self.mode != "merge":
             raise ValueError("'delete_missing' is a setting of mode 'merge'")
@@ -146,6 +150,8 @@ class SqlTableConfig(PluginConfig):
             raise ValueError("'tracked_columns', 'effective_from' and 'close_missing' are settings of mode 'scd2'")
         if self.dead_letter_table and self.mode not in ("append", "upsert", "replace"):
             raise ValueError(f"a dead-letter table works with modes append, upsert and replace, not '{self.mode}'")
+        if self.mode == "cdc" and self.hash_column:
+            raise ValueError("'hash_column' does not go with mode 'cdc': changes are applied by key, never deduplicated by content")
         if self.max_rejected_rows is not None and not self.dead_letter_table:
             raise ValueError("'max_rejected_rows' needs a 'dead_letter_table'")
         if self.mode == "scd2":
@@ -319,6 +325,12 @@ class SqlTableTarget(Target):
                     f"target {self.label}: {what} {', '.join(unknown)} is not a column of the mapping "
                     f"(columns: {', '.join(names)})"
                 )
+        changes = [name for name in names if name in CHANGE_COLUMNS]
+        if changes:
+            raise ConfigError(
+                f"target {self.label}: column {', '.join(changes)} describes a captured change and is never a column of the "
+                "table; remove it from the mapping"
+            )
         added = [c.name for c in self.table_columns([]) if c.name in names]
         if added:
             raise ConfigError(
@@ -363,6 +375,8 @@ class SqlTableTarget(Target):
         found = []
         if self.config.mode == "upsert" and dialect.name not in UPSERT_DIALECTS:
             found.append(f"upsert is not available on {dialect.name}; use append or replace")
+        if self.config.mode == "cdc" and dialect.name not in UPSERT_DIALECTS:
+            found.append(f"mode cdc applies changes with an upsert, which is not available on {dialect.name}")
         if self.config.partition_column and dialect.name != "postgresql":
             found.append(
                 f"partition-aware loading needs PostgreSQL declarative partitions; connection '{self.config.connection}' "
@@ -414,7 +428,7 @@ class SqlTableTarget(Target):
                 found.append(
                     (f"column {info['name']}: NOT NULL without a default in table {self.label}, but the mapping has no such column", True)
                 )
-        if self.config.mode == "upsert":
+        if self.config.mode in ("upsert", "cdc"):
             unique_sets = [{fold(name) for name in inspector.get_pk_constraint(table, schema=schema).get("constrained_columns") or []}]
             unique_sets += [{fold(name) for name in uc["column_names"]} for uc in inspector.get_unique_constraints(table, schema=schema)]
             unique_sets += [
@@ -425,7 +439,7 @@ class SqlTableTarget(Target):
             if keys not in unique_sets:
                 found.append(
                     (
-                        f"upsert keys ({', '.join(self.config.keys)}): table {self.label} has no primary key or unique "
+                        f"{self.config.mode} keys ({', '.join(self.config.keys)}): table {self.label} has no primary key or unique "
                         "constraint on exactly these columns",
                         True,
                     )
@@ -481,6 +495,8 @@ class SqlTableTarget(Target):
             )
             staged.create(list(config.keys))
             return staged
+        if config.mode == "cdc":
+            return ChangeLoad(conn, table, load_columns, list(config.keys))
         if config.mode == "merge" or (config.mode == "append" and config.hash_column):
             keys = list(config.keys) if config.mode == "merge" else [config.hash_column or ""]
             stage = StagedLoad.stage_table(table, load_columns, keys, dialect_name)
@@ -516,7 +532,20 @@ class SqlTableTarget(Target):
                 f"CREATE TABLE IF NOT EXISTS {preparer.quote(self.config.table + '_p...')} PARTITION OF {name} FOR VALUES FROM (...) TO (...);"
             )
         load_columns = self.load_columns(columns)
-        if self.config.mode in ("merge", "scd2") or (self.config.mode == "append" and self.config.hash_column):
+        if self.config.mode == "cdc":
+            lines.append(
+                "-- each chunk of captured changes is applied as it comes, in commit order, inside the load's transaction; "
+                "within a chunk only the last change of a key counts"
+            )
+            for label, statement in change_statements(dialect.name, table, [c.name for c in load_columns], list(self.config.keys)):
+                lines.append(f"-- {label}:")
+                # Placeholders: the values come from each change (a literal rendering would show NULL).
+                lines.append(str(statement.compile(dialect=dialect)).strip() + ";")
+            lines.append(
+                "-- " + ", ".join(CHANGE_COLUMNS) + " say what each row is and are never written; an update that left a "
+                "TOASTed value out leaves that column as it is"
+            )
+        elif self.config.mode in ("merge", "scd2") or (self.config.mode == "append" and self.config.hash_column):
             stage_keys = list(self.config.keys) if self.config.mode != "append" else [self.config.hash_column or ""]
             stage = StagedLoad.stage_table(table, load_columns, stage_keys, dialect.name, name="etl_studio_stage")
             lines.append("-- every chunk goes to a temporary staging table (the last row of a key wins):")
@@ -555,6 +584,11 @@ class SqlTableTarget(Target):
                 + preparer.quote(self.config.dead_letter_table) + " with the database's message"
             )
         lines.append(f"INSERT INTO {preparer.quote(CONTROL_TABLE)} (run_id, ...) VALUES (...) and COMMIT, in the same transaction")
+        if self.config.mode == "cdc":
+            lines.append(
+                "-- the control row's watermark is the LSN read up to; after the COMMIT, and only then, the replication slot "
+                "is advanced to it (a run that fails or dies re-reads the same changes next time)"
+            )
         return "\n".join(lines)
 
     def _describe_strategy(self, table: sa.Table, load_columns: list[TargetColumn], mapped: list[TargetColumn], stage: sa.Table) -> StagedLoad:
@@ -596,6 +630,27 @@ class SqlTableTarget(Target):
             return None
         started = row.started_at.replace(tzinfo=timezone.utc) if row.started_at.tzinfo is None else row.started_at
         return ControlRecord(row.run_id, row.pipeline, started, row.rows_loaded, row.watermark)
+
+    def last_committed_watermark(self, pipeline: str) -> str | None:
+        """The watermark of ``pipeline``'s most recent committed load that has one (None if none did).
+
+        A change data capture run uses it at its start to finish advancing its slot, should the
+        run that committed it have died before the advance.
+        """
+        engine = self._engine()
+        with self._connect(engine) as conn:
+            try:
+                if not sa.inspect(conn).has_table(CONTROL_TABLE, schema=self.config.schema_name):
+                    return None
+                control = control_table(sa.MetaData(), self.config.schema_name)
+                return conn.execute(
+                    sa.select(control.c.watermark)
+                    .where(control.c.pipeline == pipeline, control.c.watermark.is_not(None))
+                    .order_by(control.c.finished_at.desc())
+                    .limit(1)
+                ).scalar()
+            except sa.exc.DBAPIError as exc:
+                raise translate_error(exc, what=f"reading {CONTROL_TABLE}", dialect=conn.dialect) from exc
 
     def committed_execution(self, pipeline: str, execution_id: str) -> str | None:
         engine = self._engine()
@@ -663,7 +718,7 @@ class SqlTableTarget(Target):
             if not exists and dialect.name != "mysql":
                 table.create(conn)  # transactional DDL: a rollback removes the table again
             before = 0
-            if planning and self.config.mode in ("append", "replace", "upsert") and exists:
+            if planning and self.config.mode in ("append", "replace", "upsert", "cdc") and exists:
                 before = int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
                 if self.config.mode == "replace":
                     sample = conn.execute(sa.select(*[c.label(c.name) for c in table.columns]).limit(SAMPLE_ROWS))
@@ -798,7 +853,8 @@ class SqlLoadSession(LoadSession):
                 chunk = chunk.copy()
                 chunk[self.hash_column] = row_hashes(chunk, self.mapped)
             if self.partitions is not None:
-                self.partitions.ensure(chunk)
+                # A captured delete or TRUNCATE carries no row to place in a partition.
+                self.partitions.ensure(chunk[~chunk[OP_COLUMN].isin(_NO_ROW_OPS)] if OP_COLUMN in chunk.columns else chunk)
             written = self.load.write(chunk)
         except BaseException as exc:
             error = self._fail(exc, f"loading table {self.label}")
@@ -815,7 +871,9 @@ class SqlLoadSession(LoadSession):
         self._check_open()
         try:
             changes = PlannedChanges(dict(self.planned.counts), dict(self.planned.samples), list(self.planned.notes))
-            if isinstance(self.load, StagedLoad):
+            if isinstance(self.load, ChangeLoad):
+                self._plan_changes(changes)
+            elif isinstance(self.load, StagedLoad):
                 staged = self.load.plan()
                 for kind, count in staged.counts.items():
                     changes.add(kind, count, staged.samples.get(kind))
@@ -841,6 +899,24 @@ class SqlLoadSession(LoadSession):
             if error is exc:
                 raise
             raise error from exc
+
+    def _plan_changes(self, changes: PlannedChanges) -> None:
+        assert isinstance(self.load, ChangeLoad)
+        applied = self.load.applied
+        after = int(self.conn.execute(sa.select(sa.func.count()).select_from(self.load.table)).scalar_one())
+        if applied.truncated:
+            changes.add("delete", self.rows_before)
+            changes.add("insert", after)
+            changes.notes.append(f"cdc: the changes hold {applied.truncated} TRUNCATE(s) of the source table, which empty the table")
+        else:
+            # Keys deleted that were not in the table make these counts estimates.
+            inserted = min(max(after - self.rows_before + applied.deleted, 0), applied.upserted)
+            changes.add("insert", inserted)
+            changes.add("update", applied.upserted - inserted)
+            changes.add("delete", applied.deleted)
+        for kind, sample in self.load.samples.items():
+            changes.samples[kind] = sample
+        changes.notes.append("cdc: counted per key after collapsing each chunk's changes (the last change of a key counts)")
 
     def commit(self, control: ControlRecord) -> None:
         self._check_open()
@@ -913,6 +989,38 @@ class SqlLoadSession(LoadSession):
         self.closed = True
         self.load.discard()
         _discard(self.conn)
+
+
+_NO_ROW_OPS = ("delete", "truncate")
+
+
+class ChangeLoad(TableLoad):
+    """cdc: each chunk of captured changes applied as it comes (upsert and delete by key, TRUNCATE) in the
+    session's transaction; the change columns steer apply_changes and are never written."""
+
+    def __init__(self, conn: Connection, table: sa.Table, columns: list[TargetColumn], keys: list[str]) -> None:
+        super().__init__(conn, table, columns)
+        self.keys = keys
+        self.applied = AppliedChanges()
+        self.samples: dict[str, pd.DataFrame] = {}
+
+    def write(self, chunk: pd.DataFrame) -> int:
+        if OP_COLUMN not in chunk.columns:
+            raise ConfigError(
+                f"mode cdc applies captured changes, but the rows have no {OP_COLUMN} column: the source must be pg_cdc"
+            )
+        self.applied += apply_changes(self.conn, self.table, chunk, self.keys)
+        ops = chunk[OP_COLUMN].astype("object")
+        for kind, op_kinds in (("upsert", ("insert", "update")), ("delete", ("delete",))):
+            if kind not in self.samples:
+                rows = chunk[ops.isin(op_kinds)]
+                if len(rows):
+                    self.samples[kind] = rows[[c.name for c in self.columns if c.name in rows.columns]].head(SAMPLE_ROWS)
+        return len(chunk)
+
+    def apply(self) -> dict[str, int]:
+        found = {"upserted": self.applied.upserted, "deleted": self.applied.deleted, "truncated": self.applied.truncated}
+        return {kind: count for kind, count in found.items() if count}
 
 
 def _row_number(label: Any) -> int | None:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from etl_studio.core.engine.events import RunFinished
 from etl_studio.core.history.records import RunRecord, RunStatus, new_run_id
+from etl_studio.core.project.models import Project
 from etl_studio.gui.project_document import ProjectDocument
 from etl_studio.gui.workers import Worker
 
@@ -19,6 +20,12 @@ log = logging.getLogger("etl_studio.gui")
 # Runs get their own pool so that previews, connection tests and reflection (global pool)
 # never queue behind a long load.
 MAX_PARALLEL_RUNS = 8
+# Chunk size for runs started from the window when the pipeline sets none. Some per-chunk
+# work in the engine holds the GIL for a time proportional to the chunk (converting a chunk
+# to Python rows for executemany); at the engine's 100,000 rows that froze the window for
+# ~300 ms per chunk, at 20,000 the longest stall of a 1M-row run is ~150 ms and the run
+# takes about as long (tests/benchmarks/gui_heartbeat.py).
+GUI_CHUNK_ROWS = 20_000
 
 
 @dataclass
@@ -38,6 +45,14 @@ class _Batch:
     order: list[str]
     waiting: dict[str, set[str]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
+
+
+def with_gui_chunk_size(project: Project, pipeline: str) -> Project:
+    target = project.pipeline(pipeline)
+    if target.chunk_size is not None:
+        return project
+    pipelines = [p.model_copy(update={"chunk_size": GUI_CHUNK_ROWS}) if p.name == pipeline else p for p in project.pipelines]
+    return project.model_copy(update={"pipelines": pipelines})
 
 
 class RunController(QObject):
@@ -88,6 +103,7 @@ class RunController(QObject):
         from etl_studio.core.engine.runner import run_pipeline
 
         run_id = new_run_id()
+        project = with_gui_chunk_size(project, pipeline)
         # The worker gets the project as it is now: later edits do not change a running run.
         fn = functools.partial(
             run_pipeline, project, pipeline, project_dir=self.document.project_dir, trigger=trigger, limit=limit, run_id=run_id

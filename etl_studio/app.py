@@ -173,13 +173,115 @@ def main(project_path: str | None = None) -> int:
 
 
 def screenshots(outdir: Path, project: Path | None = None) -> int:
-    """Render the main window in its main states to PNG files (mapping, preview, history, log)."""
+    """`etl-studio screenshots OUTDIR [PROJECT]`: the main window in its main states, as PNG files.
+
+    Works on a copy of the project, so the runs it makes never touch the real target.
+    """
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     problem = display_problem()
     if problem:
         print(f"etl-studio: {problem}", file=sys.stderr)
         return 2
-    from etl_studio.gui.screenshot_tour import take_screenshots
-
+    source = Path(project or DEMO_PROJECT).expanduser().resolve()
+    if not source.is_file():
+        print(f"etl-studio: {source}: file not found", file=sys.stderr)
+        return 2
     _application()
-    return take_screenshots(Path(outdir), project or DEMO_PROJECT)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name in take_screenshots(outdir, source):
+        print(outdir / name)
+    return 0
+
+
+def _wait(signal, timeout_ms: int) -> list:  # type: ignore[no-untyped-def]
+    """Run the event loop until ``signal`` fires (its arguments) or the time is up ([])."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    got: list = []
+    signal.connect(lambda *args: (got.extend(args) if not got else None, loop.quit()))
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    return got
+
+
+def _settle(ms: int = 300) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def take_screenshots(outdir: Path, project_file: Path) -> list[str]:
+    import shutil
+    import tempfile
+
+    from PySide6.QtCore import QSettings
+
+    work = Path(tempfile.mkdtemp(prefix="etl-screenshots-"))
+    copy = work / project_file.parent.name
+    shutil.copytree(project_file.parent, copy, ignore=shutil.ignore_patterns(".etl_studio", "*.db", "*.db-journal", "*.bak"))
+    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
+    window = build_window(copy / project_file.name, settings, remember=False)
+    window.ask_save_changes = lambda: "discard"  # type: ignore[method-assign]
+    window.resize(1440, 900)
+    window.show()
+    pipelines = window.document.project.pipelines
+    name = next((p.name for p in reversed(pipelines) if p.mapping), pipelines[0].name if pipelines else None)
+    written: list[str] = []
+
+    def shoot(file_name: str) -> None:
+        _settle()
+        window.grab().save(str(outdir / file_name))
+        written.append(file_name)
+
+    if name is not None:
+        window.select_pipeline(name)
+        window.pipeline_editor.show_tab("mapping")
+        mapping = window.pipeline_editor.mapping_panel
+        if hasattr(mapping, "sourceColumnsLoaded"):
+            _wait(mapping.sourceColumnsLoaded, 20000)
+    shoot("mapping.png")
+
+    preview = window.panels.get("preview")
+    if name is not None and preview is not None and hasattr(preview, "previewFinished"):
+        window.preview()
+        _wait(preview.previewFinished, 60000)
+    shoot("preview.png")
+
+    history = window.panels.get("history")
+    last_run = None
+    if name is not None:
+        for _ in range(2):
+            if window.run_pipeline(name):
+                finished = _wait(window.run_controller.runFinished, 300000)
+                last_run = finished[1] if len(finished) > 1 else last_run
+    window.docks["history"].show()
+    window.docks["history"].raise_()
+    if history is not None and hasattr(history, "historyLoaded"):
+        _wait(history.historyLoaded, 5000)
+        if last_run is not None and hasattr(history, "select_run"):
+            history.select_run(last_run.run_id)
+    shoot("history.png")
+    if last_run is not None and history is not None and hasattr(history, "open_details"):
+        dialog = history.open_details(last_run.run_id)
+        if dialog is not None:
+            dialog.show()
+            _settle()
+            dialog.grab().save(str(outdir / "history_details.png"))
+            written.append("history_details.png")
+            dialog.close()
+
+    window.docks["log"].show()
+    window.docks["log"].raise_()
+    shoot("log.png")
+
+    window.pipeline_editor.show_tab("rules")
+    window.docks["problems"].show()
+    window.docks["problems"].raise_()
+    shoot("rules.png")
+    window.close()
+    window.run_controller.wait_for_all(60000)
+    return written

@@ -74,6 +74,8 @@ def open_project_for_editing(path: Path) -> Project:
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "?"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)

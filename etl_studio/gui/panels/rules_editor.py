@@ -41,6 +41,18 @@ def rule_title(kind: str) -> str:
     return (plugins.rules.get(kind).title or kind) if kind in plugins.rules else kind
 
 
+def short_value(value: Any) -> str:
+    """A config value as one short line: lists joined, a nested plugin spec as 'kind (settings)'."""
+    if isinstance(value, list):
+        return ", ".join(short_value(v) for v in value)
+    if isinstance(value, dict):
+        if "kind" in value:
+            inner = short_value(value.get("config") or {})
+            return f"{value['kind']} ({inner})" if inner else str(value["kind"])
+        return "; ".join(f"{k.replace('_', ' ')}: {short_value(v)}" for k, v in value.items())
+    return str(value)
+
+
 def rule_columns(spec: RuleSpec) -> str:
     value = next((spec.config[k] for k in _COLUMN_KEYS if k in spec.config), "")
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value or "")
@@ -51,8 +63,7 @@ def rule_parameters(spec: RuleSpec) -> str:
     for key, value in spec.config.items():
         if key in _COLUMN_KEYS:
             continue
-        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        parts.append(f"{key.replace('_', ' ')} = {text}")
+        parts.append(f"{key.replace('_', ' ')} = {short_value(value)}")
     return "; ".join(parts)
 
 

@@ -180,7 +180,7 @@ class SqlRunStore:
             sa.Column("reason", sa.Text, nullable=False),
             sa.Column("values", sa.Text, nullable=False),
         )
-        self.metadata.create_all(self.engine)
+        _create_tables(self.metadata, self.engine)
 
     # -- runs
     def _row_to_record(self, row: sa.Row[Any]) -> RunRecord:
@@ -284,6 +284,18 @@ class SqlRunStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _create_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
+    """create_all, tolerating another thread or process creating the same tables at the same moment."""
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine)
+            return
+        except sa.exc.OperationalError as exc:
+            # "table runs already exists": someone else won the race; checking again finds it.
+            if "already exists" not in str(exc) or attempt == 2:
+                raise
 
 
 def default_state_url(project_dir: Path) -> str:

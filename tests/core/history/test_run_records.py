@@ -72,3 +72,24 @@ def test_state_database_lives_in_a_hidden_folder_beside_the_project(tmp_path: Pa
     store = open_run_store(None, tmp_path)
     assert isinstance(store, SqlRunStore)
     assert (tmp_path / ".etl_studio" / "state.db").exists()
+
+
+def test_many_threads_opening_a_new_state_database_at_once_all_succeed(tmp_path: Path) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            open_run_store(None, tmp_path).dispose()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

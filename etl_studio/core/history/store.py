@@ -180,7 +180,7 @@ class SqlRunStore:
             sa.Column("reason", sa.Text, nullable=False),
             sa.Column("values", sa.Text, nullable=False),
         )
-        _create_tables(self.metadata, self.engine)
+        create_tables(self.metadata, self.engine)
 
     # -- runs
     def _row_to_record(self, row: sa.Row[Any]) -> RunRecord:
@@ -286,7 +286,7 @@ class SqlRunStore:
         self.engine.dispose()
 
 
-def _create_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
+def create_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
     """create_all, tolerating another thread or process creating the same tables at the same moment."""
     for attempt in range(3):
         try:

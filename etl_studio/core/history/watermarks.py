@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from etl_studio.core.history.store import create_tables
 
 WATERMARK_TABLE = "watermarks"
 
@@ -73,7 +74,7 @@ class SqlWatermarkStore:
             sa.Column("run_id", sa.String(255), nullable=True),
             sa.Column("updated_at", sa.DateTime, nullable=False),  # UTC
         )
-        self.metadata.create_all(engine)
+        create_tables(self.metadata, engine)
 
     def get(self, pipeline: str) -> Watermark | None:
         t = self.table

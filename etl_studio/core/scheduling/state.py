@@ -9,6 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from etl_studio.core.history.store import create_tables
+
 JOBS_TABLE = "scheduler_jobs"  # APScheduler's job store (next run times)
 
 metadata = sa.MetaData()
@@ -53,7 +55,7 @@ def ensure_tables(engine: sa.Engine) -> None:
     with _created_lock:
         if id(engine) in _created:
             return
-        metadata.create_all(engine)
+        create_tables(metadata, engine)
         _created.add(id(engine))
 
 

@@ -112,7 +112,13 @@ def _application():  # type: ignore[no-untyped-def]
 
     from etl_studio.gui.style import apply_style
 
+    from PySide6.QtCore import QThreadPool
+
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # Previews, validation (which may wait on an unreachable server), column reads and
+    # connection tests share the global pool: on a 2-core machine 2 threads is too few.
+    pool = QThreadPool.globalInstance()
+    pool.setMaxThreadCount(max(pool.maxThreadCount(), 6))
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)

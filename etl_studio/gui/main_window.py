@@ -267,7 +267,7 @@ class MainWindow(QMainWindow):
         for dock in bottom[1:]:
             self.tabifyDockWidget(bottom[0], dock)
         bottom[0].raise_()
-        self.resizeDocks([self.docks["explorer"]], [250], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["explorer"]], [290], Qt.Orientation.Horizontal)
         self.resizeDocks([bottom[0]], [300], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:

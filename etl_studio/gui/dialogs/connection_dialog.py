@@ -112,6 +112,7 @@ class ConnectionDialog(QDialog):
         self.url_label.setObjectName("connectionUrl")
         self.url_label.setStyleSheet(f"color: {colour('muted').name()};")
         self.url_label.setToolTip("What the project file will store (never a password)")
+        self.url_label.setWordWrap(True)
         bottom.addRow("Stored as", self.url_label)
         layout.addLayout(bottom)
 
@@ -142,11 +143,21 @@ class ConnectionDialog(QDialog):
         self.kind_combo.currentIndexChanged.connect(self._kind_changed)
         self.password_mode.currentIndexChanged.connect(self._password_mode_changed)
 
+        self._align_labels(top, bottom, *(page.layout() for page in (self.pages.widget(i) for i in range(self.pages.count()))))
         if connection:
             self.set_connection(connection)
         else:
             self._kind_changed()
         self._password_mode_changed()
+
+    @staticmethod
+    def _align_labels(*forms: QFormLayout) -> None:
+        """The forms are stacked separately (one page per kind); same label width lines them up."""
+        labels = [form.itemAt(row, QFormLayout.ItemRole.LabelRole) for form in forms for row in range(form.rowCount())]
+        widgets = [item.widget() for item in labels if item is not None and item.widget() is not None]
+        width = max((w.sizeHint().width() for w in widgets), default=0)
+        for widget in widgets:
+            widget.setMinimumWidth(width)
 
     # -- pages
     def _path_row(self, edit: QLineEdit, folder: bool) -> QWidget:

@@ -212,7 +212,7 @@ class ProjectExplorer(QWidget):
             item.setToolTip(f"{c.url}\nDouble-click to edit or test")
             connections.appendRow(item)
         if not project.connections:
-            connections.appendRow(self._hint("No connections — click + to add a database or a folder"))
+            connections.appendRow(self._hint("No connections yet — click + to add one"))
         self.model.appendRow(pipelines)
         self.model.appendRow(connections)
         self.tree.expandAll()

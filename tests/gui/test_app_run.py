@@ -66,6 +66,11 @@ def big_window(tmp_path: Path, settings: QSettings):
             chunk_size=2000,
         )],
     )
+    # Its own SQLite file: SQLite lets one writer at a time, and the two must load side by side.
+    twin = project.pipelines[0].model_copy(update={
+        "name": "big twin", "target": PluginSpec(kind="sql_table", config={"connection": "dw2", "table": "big", "mode": "replace"})})
+    project = project.model_copy(update={"pipelines": [*project.pipelines, twin],
+                                         "connections": [*project.connections, Connection(name="dw2", url="sqlite:///dw2.db")]})
     save_project(project, folder / "big.etlproj")
     win = _open(folder / "big.etlproj", settings)
     yield win
@@ -149,3 +154,18 @@ def test_the_same_pipeline_is_never_started_twice(qtbot, big_window: MainWindow)
         assert refused == ["'big' is already running; wait for it to finish or stop it"]
         assert big_window.run_pipeline("big") is None
         controller.stop("big")
+
+
+def test_two_pipelines_run_at_once_each_in_its_own_worker(qtbot, big_window: MainWindow) -> None:
+    controller = big_window.run_controller
+    finished: list[tuple[str, RunStatus]] = []
+    controller.runFinished.connect(lambda name, record: finished.append((name, record.status)))
+    progress: set[str] = set()
+    controller.event.connect(lambda e: progress.add(e.pipeline) if isinstance(e, RunProgress) else None)
+    assert controller.start("big") and controller.start("big twin")
+    assert sorted(controller.running()) == ["big", "big twin"]
+    qtbot.waitUntil(lambda: progress == {"big", "big twin"}, timeout=60000)
+    assert "(+1 more running)" in big_window.progress_label.text()
+    big_window.stop_action.trigger()
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=60000)
+    assert sorted(finished) == [("big", RunStatus.CANCELLED), ("big twin", RunStatus.CANCELLED)]

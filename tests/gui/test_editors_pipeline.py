@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt, QThreadPool
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QToolButton as QToolButtonType
 
 from etl_studio.core.project import Connection, Pipeline, PluginSpec, Project, RuleSpec, StepSpec, TargetColumn
 from etl_studio.gui.panels.pipeline_editor import PipelineEditor
@@ -192,3 +193,24 @@ def test_the_target_tab_shows_the_table_ddl_and_the_load_statement(qtbot, editor
     assert editor.document.pipeline("people").target.config["keys"] == ["id"]
     qtbot.waitUntil(lambda: "upsert" in target.plan_text.toPlainText().lower() or "on conflict" in target.plan_text.toPlainText().lower(),
                     timeout=20000)
+
+
+def test_a_database_source_lists_the_tables_of_its_connection(qtbot, editor: PipelineEditor, project_dir: Path) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{project_dir / 'dw.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("create table customers (id integer, name text)"))
+        conn.execute(sa.text("insert into customers values (1, 'Ann'), (2, 'Bo')"))
+    engine.dispose()
+    source = editor.source_editor
+    source.set_kind("sql_table")
+    assert editor.document.pipeline("people").source.kind == "sql_table"
+    form = source.form
+    form.editors["connection"].widget.setCurrentText("dw")
+    qtbot.mouseClick(form.findChild(type(form.findChild(QToolButtonType, "button_table")), "button_table"), Qt.MouseButton.LeftButton)
+    combo = form.editors["table"].widget
+    qtbot.waitUntil(lambda: combo.findText("customers") >= 0, timeout=20000)
+    combo.setCurrentText("customers")
+    assert editor.document.pipeline("people").source.config == {"connection": "dw", "table": "customers"}
+    qtbot.waitUntil(lambda: [c.name for c in source.columns_model.columns] == ["id", "name"], timeout=20000)

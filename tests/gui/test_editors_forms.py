@@ -118,3 +118,17 @@ def test_every_registered_plugin_gets_an_editor(qtbot) -> None:
 def test_the_csv_source_has_its_own_editor_and_others_the_generated_form() -> None:
     assert editor_factory("source", "csv_file") is CsvFileEditor
     assert editor_factory("step", "clean").__name__ == "_default_factory"
+
+
+def test_a_list_with_an_empty_item_shows_it_quoted_and_keeps_it(qtbot) -> None:
+    form = _form(qtbot, config={"column": "id", "columns": ["", "N/A", "a, b"]})
+    assert form.editors["columns"].widget.text() == '"", N/A, "a, b"'
+    assert form.validate() == {"column": "id", "columns": ["", "N/A", "a, b"]}
+
+
+def test_a_default_made_by_a_factory_is_shown_and_not_written_back(qtbot) -> None:
+    plugins.load_builtin_plugins()
+    form = create_editor("step", "clean", {}, FormContext())
+    qtbot.addWidget(form)
+    assert form.editors["null_tokens"].widget.text().startswith('"", NULL')
+    assert form.validate() == {}

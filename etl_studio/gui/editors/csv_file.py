@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+import shiboken6
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QWidget
 
 from etl_studio.gui.editors.forms import ConfigForm, FormContext
 from etl_studio.gui.editors.lookups import detect_file_format
@@ -31,22 +33,28 @@ class CsvFileEditor(ConfigForm):
     def __init__(self, model: type[BaseModel], config: dict[str, Any], context: FormContext, parent: QWidget | None = None) -> None:
         super().__init__(model, config, context, parent)
         self._detect_slot = WorkerSlot(self)
-        row = QHBoxLayout()
-        self.detected = status_label("csvDetectedFormat", self)
+        holder = QWidget(self)
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.detected = status_label("csvDetectedFormat", holder)
         row.addWidget(self.detected, 1)
-        self.detect_button = QPushButton(icon("refresh"), "Detect format", self)
+        self.detect_button = QPushButton(icon("refresh"), "Detect format", holder)
         self.detect_button.setObjectName("csvDetectButton")
         self.detect_button.setToolTip("Look at the file again and fill in encoding, delimiter and header line")
-        self.detect_button.clicked.connect(self.detect)
+        self.detect_button.clicked.connect(lambda: self.detect())
         row.addWidget(self.detect_button)
-        self.layout().addLayout(row)  # type: ignore[union-attr]
+        # Right under the file, next to the settings it fills in.
+        self.form_layout.insertRow(1, "", holder)
+        # Show what the file looks like at once, without changing settings the user chose.
+        QTimer.singleShot(0, lambda: self.detect(apply=False) if shiboken6.isValid(self) else None)
 
     def _on_edited(self, key: str) -> None:
         super()._on_edited(key)
         if key == "path" and not self._loading:
             self.detect()
 
-    def detect(self) -> None:
+    def detect(self, apply: bool = True) -> None:
+        """Detect the file's format; ``apply`` fills the fields with it (a newly chosen file)."""
         path = self.value_of("path")
         if not path:
             set_status(self.detected, "", "")
@@ -57,8 +65,16 @@ class CsvFileEditor(ConfigForm):
             set_status(self.detected, "error", f"{path}: no such file — check the name or choose it with the button")
             return
         set_status(self.detected, "muted", "Detecting the format…")
-        self._detect_slot.start(functools.partial(detect_file_format, full), self._apply_detected,
+        self._detect_slot.start(functools.partial(detect_file_format, full),
+                                self._apply_detected if apply else self._show_detected,
                                 lambda message: set_status(self.detected, "error", f"Cannot read {path}: {message}"))
+
+    def _show_detected(self, found: tuple[str, str, bool]) -> None:
+        encoding, delimiter, has_header = found
+        text = describe_format(encoding, delimiter, has_header)
+        differs = self.value_of("delimiter") not in (delimiter, "auto")
+        set_status(self.detected, "warning" if differs else "ok",
+                   text + (" — the delimiter above differs; click Detect format to use these" if differs else ""))
 
     def _apply_detected(self, found: tuple[str, str, bool]) -> None:
         encoding, delimiter, has_header = found

@@ -263,20 +263,63 @@ class _ChoiceEditor(FieldEditor):
         self.widget.currentIndexChanged.connect(lambda _i: slot())  # type: ignore[attr-defined]
 
 
+def split_list(text: str) -> list[str]:
+    """``a, "", "x, y"`` -> ['a', '', 'x, y']: commas separate, quotes keep empty or odd items
+    ("" inside quotes is one quote); an unquoted empty item (a trailing comma) is dropped."""
+    items: list[str] = []
+    i, n = 0, len(text)
+    while i <= n:
+        while i < n and text[i] == " ":
+            i += 1
+        if i < n and text[i] == '"':
+            i += 1
+            chars: list[str] = []
+            while i < n:
+                if text[i] == '"':
+                    if i + 1 < n and text[i + 1] == '"':
+                        chars.append('"')
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                chars.append(text[i])
+                i += 1
+            items.append("".join(chars))
+            comma = text.find(",", i)
+            i = n + 1 if comma < 0 else comma + 1
+        else:
+            comma = text.find(",", i)
+            end = n if comma < 0 else comma
+            value = text[i:end].strip()
+            if value:
+                items.append(value)
+            i = end + 1
+    return items
+
+
+def join_list(values: list[str]) -> str:
+    def show(value: str) -> str:
+        if value == "" or "," in value or '"' in value or value != value.strip():
+            return '"' + value.replace('"', '""') + '"'
+        return value
+
+    return ", ".join(show(str(v)) for v in values)
+
+
 class _ListEditor(_TextEditor):
-    """list[str] as comma-separated text (column lists are short)."""
+    """list[str] as comma-separated text (column lists are short); quote an empty item as ""."""
 
     def read(self) -> Any:
         text = self.line.text().strip()
         if text == "":
             return None if self.optional else _UNSET if not self.info.is_required() else []
-        return [part.strip() for part in text.split(",") if part.strip()]
+        return split_list(text)
 
     def write(self, value: Any) -> None:
         wanted = [str(v) for v in value] if value else []
         current = self.read()
         if (current if isinstance(current, list) else []) != wanted:
-            self.line.setText(", ".join(wanted))
+            self.line.setText(join_list(wanted))
 
 
 class _JsonEditor(FieldEditor):
@@ -520,9 +563,9 @@ class ConfigForm(QWidget):
             for key, editor in self.editors.items():
                 value = config.get(key, editor.default())
                 current = editor.read()
-                if current is _UNSET:
-                    current = editor.default()
-                if current != value:
+                # An empty widget reads as "not given"; it must still show a non-empty default.
+                differs = value not in (None, "", [], {}) if current is _UNSET else current != value
+                if differs:
                     with QSignalBlocker(editor.widget):
                         editor.write(value)
         finally:
@@ -553,6 +596,11 @@ class ConfigForm(QWidget):
                         general.append(text)
             else:
                 result = parsed.model_dump(mode="json", exclude_defaults=True, by_alias=True)
+                # exclude_defaults does not see defaults made by a default_factory.
+                for name, info in self.model.model_fields.items():
+                    key = info.alias or name
+                    if key in result and not info.is_required() and result[key] == info.get_default(call_default_factory=True):
+                        del result[key]
         for key, label in self.error_labels.items():
             if key in messages:
                 label.setText(messages[key])

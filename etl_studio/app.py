@@ -250,6 +250,10 @@ def take_screenshots(outdir: Path, project_file: Path) -> list[str]:
         if hasattr(mapping, "sourceColumnsLoaded"):
             _wait(mapping.sourceColumnsLoaded, 20000)
     shoot("mapping.png")
+    # The data panels get most of the height for their own pictures.
+    from PySide6.QtCore import Qt
+
+    window.resizeDocks([window.docks["preview"]], [560], Qt.Orientation.Vertical)
 
     preview = window.panels.get("preview")
     if name is not None and preview is not None and hasattr(preview, "previewFinished"):
@@ -287,6 +291,7 @@ def take_screenshots(outdir: Path, project_file: Path) -> list[str]:
     window.pipeline_editor.show_tab("rules")
     window.docks["problems"].show()
     window.docks["problems"].raise_()
+    window.resizeDocks([window.docks["problems"]], [220], Qt.Orientation.Vertical)
     shoot("rules.png")
     window.close()
     window.run_controller.wait_for_all(60000)

@@ -49,6 +49,7 @@ from etl_studio.core.targets.base import ControlRecord, LoadSession, PlannedChan
 log = logging.getLogger(__name__)
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
+RESUME_LOOKBACK = 5  # recent runs searched for the last committed watermark of a source that keeps a position
 
 
 def classify(exc: BaseException) -> BaseException:
@@ -247,16 +248,32 @@ class _Attempt:
     def _finish_interrupted_advance(self, name: str, source: Any, target: Any) -> None:
         """Before reading: move the source to the last committed watermark, should a run have died between
         its commit and its advance; otherwise it would re-read (harmlessly) what the target already holds."""
-        last = getattr(target, "last_committed_watermark", None)  # targets without a control table cannot tell
-        if last is None:
-            return
         try:
-            committed = last(name)
+            committed = self._last_committed_watermark(name, target)
             if committed is not None:
                 source.after_commit(committed)
         except Exception as exc:  # noqa: BLE001 - reading from where the source stands is safe, only slower
             self.context.logger.warning("could not move the source to the last committed watermark (%s); reading from where it stands",
                                         mask_secrets(str(exc)))
+
+    def _last_committed_watermark(self, name: str, target: Any) -> str | None:
+        """The watermark in the control row of this project's newest committed run of the pipeline.
+
+        Only runs of this state database count, looked up by run id: another project may have a
+        pipeline of the same name loading into the same database, and its watermark (another
+        slot's LSN) must never move this source.
+        """
+        asked = 0
+        for run in self.store.list_runs(name, limit=RESUME_LOOKBACK):
+            if run.run_id == self.record.run_id or run.status not in (RunStatus.SUCCEEDED, RunStatus.RUNNING):
+                continue  # failed, cancelled and interrupted runs committed nothing
+            control = target.committed_load(run.run_id)
+            if control is not None and control.watermark is not None:
+                return control.watermark
+            asked += 1
+            if asked >= RESUME_LOOKBACK:
+                break
+        return None
 
     def _next_watermark(self, window: IncrementalWindow | None, tracker: WatermarkTracker | None) -> str | None:
         if window is None or tracker is None:

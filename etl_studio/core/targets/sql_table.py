@@ -631,27 +631,6 @@ class SqlTableTarget(Target):
         started = row.started_at.replace(tzinfo=timezone.utc) if row.started_at.tzinfo is None else row.started_at
         return ControlRecord(row.run_id, row.pipeline, started, row.rows_loaded, row.watermark)
 
-    def last_committed_watermark(self, pipeline: str) -> str | None:
-        """The watermark of ``pipeline``'s most recent committed load that has one (None if none did).
-
-        A change data capture run uses it at its start to finish advancing its slot, should the
-        run that committed it have died before the advance.
-        """
-        engine = self._engine()
-        with self._connect(engine) as conn:
-            try:
-                if not sa.inspect(conn).has_table(CONTROL_TABLE, schema=self.config.schema_name):
-                    return None
-                control = control_table(sa.MetaData(), self.config.schema_name)
-                return conn.execute(
-                    sa.select(control.c.watermark)
-                    .where(control.c.pipeline == pipeline, control.c.watermark.is_not(None))
-                    .order_by(control.c.finished_at.desc())
-                    .limit(1)
-                ).scalar()
-            except sa.exc.DBAPIError as exc:
-                raise translate_error(exc, what=f"reading {CONTROL_TABLE}", dialect=conn.dialect) from exc
-
     def committed_execution(self, pipeline: str, execution_id: str) -> str | None:
         engine = self._engine()
         with self._connect(engine) as conn:

@@ -1,7 +1,7 @@
 """Change data capture end to end: pg_cdc -> sql_table (mode cdc) runs keep a target equal to the source table.
 
-Real PostgreSQL (wal_level=logical) as the source; another PostgreSQL table or a SQLite file as
-the target. Every run is all-or-nothing: a run that fails at commit, or is killed before it,
+Real PostgreSQL (wal_level=logical) as the source; another PostgreSQL table, a SQLite file or a
+MariaDB table as the target. Every run is all-or-nothing: a run that fails at commit, or is killed before it,
 leaves the target as it was and the replication slot where it was, and the next run applies
 the same changes.
 """
@@ -90,9 +90,10 @@ class Setup:
         self.target_table = f"{table_name}_target"
         self.slot = f"etl_run_{uuid.uuid4().hex[:12]}"
         self.pg = sa.create_engine(build_url(Connection(name="src", url=postgres_url), tmp_path))
-        target_url = postgres_url if target_kind == "postgresql" else f"sqlite:///{tmp_path / 'target.db'}"
+        target_url = {"postgresql": postgres_url, "sqlite": f"sqlite:///{tmp_path / 'target.db'}"}.get(target_kind, target_kind)
         self.target = sa.create_engine(build_url(Connection(name="dst", url=target_url), tmp_path))
         run_sql(self.pg, f"create table {self.source_table} ({SOURCE_COLUMNS})")
+        self.target_dialect = self.target.dialect.name
         if target_kind == "postgresql":
             # The target refuses two rows with one name, but only when the load commits (DEFERRED):
             # the way to make a run fail at its commit, for real.
@@ -123,6 +124,9 @@ class Setup:
             with self.pg.begin() as conn:
                 for name in (self.source_table, self.target_table):
                     conn.exec_driver_sql(f"drop table if exists {name}")
+            if self.target_dialect == "mysql":
+                with self.target.begin() as conn:
+                    conn.exec_driver_sql(f"drop table if exists {self.target_table}")
             self.pg.dispose()
             self.target.dispose()
 
@@ -165,9 +169,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
+@pytest.fixture(params=["postgresql", "sqlite", "mysql"])
 def setup(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str, table_name: str) -> Iterator[Setup]:
-    made = Setup(tmp_path, postgres_url, table_name, request.param)
+    kind = request.param if request.param != "mysql" else request.getfixturevalue("mysql_url")
+    made = Setup(tmp_path, postgres_url, table_name, kind)
     try:
         made.create_slot()
         yield made
@@ -190,7 +195,7 @@ def test_runs_keep_the_target_equal_to_the_source_and_a_failed_commit_leaves_tar
     )
     planned = plan_pipeline(load_project(setup.path), PIPELINE, project_dir=setup.dir)
     assert planned.counts.get("delete", 0) >= 1 and "cdc" in " ".join(planned.notes)
-    assert "ON CONFLICT" in planned.sql and "DELETE FROM" in planned.sql and "__op__" in planned.sql
+    assert ("ON CONFLICT" in planned.sql or "ON DUPLICATE KEY UPDATE" in planned.sql) and "DELETE FROM" in planned.sql and "__op__" in planned.sql
     position = setup.slot_position()
     assert setup.target_rows() == [], "a plan commits nothing"
     assert setup.slot_position() == position, "a plan never advances the slot"
@@ -218,10 +223,14 @@ def test_runs_keep_the_target_equal_to_the_source_and_a_failed_commit_leaves_tar
         # Two rows named 'Eve': the deferred unique constraint fails the COMMIT itself.
         run_sql(setup.pg, f"insert into {src} values (6, 'Fay', null, null, null, null)", f"update {src} set name = 'Eve' where id = 4")
     else:
-        # The SQLite target refuses the name 'bad' (a trigger, as a constraint would) while the changes are applied.
+        # The target refuses the name 'bad' (a trigger, as a constraint would) while the changes are applied.
         with setup.target.begin() as conn:
-            conn.exec_driver_sql(f"create trigger {setup.target_table}_no_bad before update on {setup.target_table} "
-                                 "when new.name = 'bad' begin select raise(abort, 'no bad names'); end")
+            if setup.target_dialect == "sqlite":
+                conn.exec_driver_sql(f"create trigger {setup.target_table}_no_bad before update on {setup.target_table} "
+                                     "when new.name = 'bad' begin select raise(abort, 'no bad names'); end")
+            else:
+                conn.exec_driver_sql(f"create trigger {setup.target_table}_no_bad before update on {setup.target_table} for each row "
+                                     "begin if new.name = 'bad' then signal sqlstate '45000' set message_text = 'no bad names'; end if; end")
         run_sql(setup.pg, f"insert into {src} values (6, 'Fay', null, null, null, null)", f"update {src} set name = 'bad' where id = 4")
     failed = setup.run()
     assert failed.status is RunStatus.FAILED

@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
         self.run_controller.event.connect(self._on_run_event)
         self.run_controller.runRefused.connect(lambda _name, why: self.show_status(why))
         self.run_controller.activeChanged.connect(self._update_actions)
+        self._build_scheduler()
         self._install_document(self.document)
         self._restore_layout()
 
@@ -221,6 +222,7 @@ class MainWindow(QMainWindow):
         pipeline_menu.setObjectName("menuPipeline")
         for action in (self.validate_action, self.preview_action, self.run_action, self.run_all_action, self.stop_action):
             pipeline_menu.addAction(action)
+        self.pipeline_menu = pipeline_menu
         self.view_menu = bar.addMenu("&View")
         self.view_menu.setObjectName("menuView")
         help_menu = bar.addMenu("&Help")
@@ -287,6 +289,50 @@ class MainWindow(QMainWindow):
         self.progress_label.hide()
         self.progress_bar.hide()
 
+    def _build_scheduler(self) -> None:
+        """The in-app scheduler switch (the scheduling issue's bridge); absent if it cannot load."""
+        try:
+            from etl_studio.gui.scheduler_bridge import SchedulerBridge
+        except ImportError as exc:
+            log.warning("the scheduler is not available: %s", exc)
+            self.scheduler = None
+            return
+        self.scheduler = SchedulerBridge(self.document, self)
+        self._scheduler_on = False
+        self.run_controller.busy_elsewhere = self.scheduler.running_pipelines
+        self.scheduler_action = QAction(icon("recent"), "Run on &schedule", self)
+        self.scheduler_action.setObjectName("actionScheduler")
+        self.scheduler_action.setCheckable(True)
+        self.scheduler_action.setToolTip("Run the saved project's scheduled pipelines while the app is open")
+        self.scheduler_action.setStatusTip(self.scheduler_action.toolTip())
+        self.scheduler_action.toggled.connect(self.scheduler.set_running)
+        self.scheduler.runningChanged.connect(self._scheduler_switched)
+        self.scheduler.refused.connect(lambda why: self.show_status(f"The scheduler did not start: {why}"))
+        self.scheduler.notified.connect(lambda title, text: self.show_status(f"{title}: {text}"))
+        self.scheduler.event.connect(self._on_scheduled_event)
+        self.pipeline_menu.addSeparator()
+        self.pipeline_menu.addAction(self.scheduler_action)
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.scheduler_action)
+        self.addAction(self.scheduler_action)
+
+    def _scheduler_switched(self, on: bool) -> None:
+        self.scheduler_action.blockSignals(True)
+        self.scheduler_action.setChecked(on)
+        self.scheduler_action.blockSignals(False)
+        if on != self._scheduler_on:  # a refusal also says "off"; its reason is the message to keep
+            self._scheduler_on = on
+            self.show_status("The scheduler is on: scheduled pipelines run by themselves" if on else "The scheduler is off")
+
+    def _on_scheduled_event(self, event: object) -> None:
+        for key in ("log", "history"):
+            panel = self.panels.get(key)
+            if panel is not None and hasattr(panel, "handle_event"):
+                panel.handle_event(event)
+        if isinstance(event, RunFinished):
+            self.show_status(f"scheduled run of {describe_finished(event.record)}")
+        self._update_actions()
+
     # ----------------------------------------------------------------- documents
     def _data_panel(self, module: str, class_name: str, document: ProjectDocument) -> QWidget | None:
         try:
@@ -302,6 +348,8 @@ class MainWindow(QMainWindow):
         self.document = document
         document.setParent(self)
         self.run_controller.set_document(document)
+        if self.scheduler is not None and self.scheduler.document is not document:
+            self.scheduler.set_document(document)
         self.undo_group.addStack(document.undo_stack)
         self.undo_group.setActiveStack(document.undo_stack)
         if old is not document:
@@ -388,7 +436,7 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         current = self.current_pipeline
-        running = self.run_controller.running()
+        running = self.run_controller.running() + (self.scheduler.running_pipelines() if self.scheduler is not None else [])
         has_pipelines = bool(self.document.project.pipelines)
         self.run_action.setEnabled(current is not None and current not in running)
         self.preview_action.setEnabled(current is not None)
@@ -589,8 +637,11 @@ class MainWindow(QMainWindow):
         return started
 
     def stop(self) -> None:
-        if self.run_controller.is_running():
+        scheduled = self.scheduler.running_pipelines() if self.scheduler is not None else []
+        if self.run_controller.is_running() or scheduled:
             self.run_controller.stop()
+            for name in scheduled:
+                self.scheduler.cancel(name)  # type: ignore[union-attr]
             self.show_status("Stopping after the current chunk…")
 
     def go_to_problem(self, path: str) -> None:
@@ -670,6 +721,8 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        if self.scheduler is not None:
+            self.scheduler.shutdown()  # scheduled runs still going are cancelled and roll back
         self.save_layout()
         event.accept()
 

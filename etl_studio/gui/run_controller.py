@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,8 @@ class RunController(QObject):
         self.pool.setMaxThreadCount(MAX_PARALLEL_RUNS)
         self._active: dict[str, ActiveRun] = {}
         self._batch: _Batch | None = None
+        # Pipelines running outside this controller (the scheduler): never started twice.
+        self.busy_elsewhere: Callable[[], list[str]] = lambda: []
         # A QRunnable must outlive its run(); finished workers wait here until the pool is idle.
         self._retired: list[Worker] = []
 
@@ -95,6 +98,9 @@ class RunController(QObject):
         """Start a run; returns its run id, or None (and ``runRefused``) when it cannot start."""
         if pipeline in self._active:
             self.runRefused.emit(pipeline, f"'{pipeline}' is already running; wait for it to finish or stop it")
+            return None
+        if pipeline in self.busy_elsewhere():
+            self.runRefused.emit(pipeline, f"'{pipeline}' is running on its schedule; wait for it to finish")
             return None
         project = self.document.project
         if pipeline not in {p.name for p in project.pipelines}:

@@ -242,3 +242,22 @@ def test_a_clean_project_says_there_are_no_problems(qtbot, window: MainWindow) -
     assert blocker.args[0] == [], blocker.args[0]
     assert panel.summary.text() == "✓ No problems"
     assert panel.stack.currentWidget() is panel.empty
+
+
+def test_the_scheduler_switch_runs_the_saved_schedules_and_the_schedule_tab_is_there(qtbot, window: MainWindow) -> None:
+    window.pipeline_editor.show_tab("schedule")
+    assert window.pipeline_editor.current_tab() == "schedule"
+    with qtbot.waitSignal(window.scheduler.runningChanged, timeout=20000) as on:
+        window.scheduler_action.trigger()
+    assert on.args == [True] and window.scheduler_action.isChecked()
+    assert "scheduler is on" in window.status_label.text()
+    with qtbot.waitSignal(window.scheduler.runningChanged, timeout=20000) as off:
+        window.scheduler_action.trigger()
+    assert off.args == [False] and not window.scheduler_action.isChecked()
+
+
+def test_an_unsaved_project_cannot_be_scheduled_and_says_why(window: MainWindow) -> None:
+    window.new_project()
+    window.scheduler_action.trigger()
+    assert not window.scheduler_action.isChecked()
+    assert "save the project first" in window.status_label.text()

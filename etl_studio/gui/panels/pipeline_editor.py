@@ -17,7 +17,7 @@ from etl_studio.gui.panels.target_editor import TargetEditor
 from etl_studio.gui.project_document import ProjectDocument
 from etl_studio.gui.style import empty_state
 
-TABS = ("source", "steps", "mapping", "rules", "target")
+TABS = ("source", "steps", "mapping", "rules", "target", "schedule")
 _PIPELINE_PATH = re.compile(r"^pipelines\[(\d+)\](?:\.(\w+)(?:\[(\d+)\])?)?")
 
 
@@ -29,6 +29,16 @@ def _mapping_panel(document: ProjectDocument, parent: QWidget) -> QWidget:
         label.set_pipeline = lambda _name: None  # type: ignore[attr-defined]
         return label
     return MappingPanel(document, parent)
+
+
+def _schedule_editor(document: ProjectDocument, parent: QWidget) -> QWidget:
+    try:
+        from etl_studio.gui.panels.schedule_editor import ScheduleEditor
+    except ImportError as exc:
+        label = empty_state(f"The schedule editor could not be loaded: {exc}", "scheduleUnavailable", parent)
+        label.set_pipeline = lambda _name: None  # type: ignore[attr-defined]
+        return label
+    return ScheduleEditor(document, parent)
 
 
 class PipelineEditor(QWidget):
@@ -57,16 +67,19 @@ class PipelineEditor(QWidget):
         self.mapping_panel = _mapping_panel(document, self.tabs)
         self.rules_editor = RulesEditor(document, self.tabs)
         self.target_editor = TargetEditor(document, self.tabs)
+        self.schedule_editor = _schedule_editor(document, self.tabs)
         self.tabs.addTab(self.source_editor, icon("source"), "Source")
         self.tabs.addTab(self.steps_editor, icon("steps"), "Steps")
         self.tabs.addTab(self.mapping_panel, icon("mapping"), "Mapping")
         self.tabs.addTab(self.rules_editor, icon("rules"), "Rules")
         self.tabs.addTab(self.target_editor, icon("target"), "Target")
+        self.tabs.addTab(self.schedule_editor, icon("recent"), "Schedule")
         self.tabs.setTabToolTip(0, "Where the rows come from: a file, or a table or query of a database")
         self.tabs.setTabToolTip(1, "Transform steps applied in order: clean, filter, derive columns …")
         self.tabs.setTabToolTip(2, "Which source column or expression feeds each target column")
         self.tabs.setTabToolTip(3, "Quality rules: rows that break one are quarantined or fail the run")
         self.tabs.setTabToolTip(4, "The table the rows are loaded into, and how")
+        self.tabs.setTabToolTip(5, "When the pipeline runs by itself (the scheduler switch in the toolbar)")
         self.stack.addWidget(self.tabs)
         layout.addWidget(self.stack)
 
@@ -84,7 +97,8 @@ class PipelineEditor(QWidget):
             self.stack.setCurrentIndex(0)
         else:
             self.stack.setCurrentIndex(1)
-        for page in (self.source_editor, self.steps_editor, self.mapping_panel, self.rules_editor, self.target_editor):
+        for page in (self.source_editor, self.steps_editor, self.mapping_panel, self.rules_editor, self.target_editor,
+                     self.schedule_editor):
             page.set_pipeline(name)  # type: ignore[attr-defined]
         self._update_titles()
 
@@ -105,6 +119,8 @@ class PipelineEditor(QWidget):
         unmapped = sum(1 for c in pipeline.mapping if not c.is_mapped and not c.nullable)
         self.tabs.setTabIcon(2, icon("warning") if unmapped else icon("mapping"))
         self.rules_editor.set_columns([c.name for c in pipeline.mapping])
+        scheduled = pipeline.schedule is not None and pipeline.schedule.enabled
+        self.tabs.setTabText(5, "Schedule ✓" if scheduled else "Schedule")
 
     def current_tab(self) -> str:
         return TABS[self.tabs.currentIndex()]

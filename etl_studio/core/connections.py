@@ -70,8 +70,22 @@ class ConnectionPool:
             self._engines.clear()
 
 
+def folder_path(connection: Connection, project_dir: Path) -> Path | None:
+    """The folder of a ``file:`` connection (a folder of files, not a database), else None."""
+    if not connection.url.startswith("file:"):
+        return None
+    folder = Path(connection.url.removeprefix("file:").removeprefix("//")).expanduser()
+    return folder if folder.is_absolute() else project_dir / folder
+
+
 def test_connection(connection: Connection, project_dir: Path) -> str:
     """Connect once; return the server's name and version, or raise ConnectionFailedError saying why."""
+    folder = folder_path(connection, project_dir)
+    if folder is not None:
+        if not folder.is_dir():
+            raise ConnectionFailedError(f"connection '{connection.name}': folder {folder} does not exist")
+        files = sum(1 for p in folder.iterdir() if p.is_file())
+        return f"folder with {files} file{'s' if files != 1 else ''}"
     url = build_url(connection, project_dir)
     backend = url.get_backend_name()
     if backend == "sqlite" and url.database and url.database != ":memory:":

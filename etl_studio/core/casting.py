@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -76,9 +78,24 @@ def to_arrow(s: pd.Series) -> pa.Array:
     """The column as one Arrow array with NULLs as nulls (NaN in float columns counts as NULL)."""
     if isinstance(s.dtype, pd.ArrowDtype):
         arr = s.array._pa_array  # noqa: SLF001 - the only zero-copy door pandas offers
-        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        if isinstance(arr, pa.ChunkedArray):
+            # combine_chunks copies even a single chunk; that one chunk is the array itself
+            return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+        return arr
     if is_text(s):
-        return pa.array(s.astype(pd.StringDtype("pyarrow")).array).cast(pa.string()) if len(s) else pa.array([], pa.string())
+        if not len(s):
+            return pa.array([], pa.string())
+        if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+            # Stored as large_string: the cast makes new offsets (the characters are shared). The same
+            # column asked for again (mapping, then an expression) gets the same array back, so that
+            # what was read from it (parse_numbers) is found again.
+            stored = s.array._pa_array  # noqa: SLF001
+            text = _as_string_cache.get(stored)
+            if text is None:
+                text = (stored.chunk(0) if stored.num_chunks == 1 else stored.combine_chunks()).cast(pa.string())
+                _as_string_cache.put(stored, text)
+            return text
+        return pa.array(s.astype(pd.StringDtype("pyarrow")).array).cast(pa.string())
     if s.dtype.kind == "f":
         return pa.array(s.to_numpy(), mask=s.isna().to_numpy(), type=pa.float64())
     return pa.array(s.array, from_pandas=True)
@@ -132,7 +149,68 @@ def parse_numbers(text: pa.Array) -> ParsedNumbers:
     """Read text as exact numbers: Int64 when no value has a decimal point, else a decimal just wide enough.
 
     Empty strings are NULL (a CSV empty field), not errors; surrounding spaces are ignored.
+    The same array read twice (a mapped column and an expression over it) is read once.
     """
+    cached = _parsed_cache.get(text)
+    if cached is not None:
+        return cached
+    parsed = _parse_plain_numbers(text)
+    if parsed is None:
+        parsed = _parse_numbers_by_pattern(text)
+    parsed.bad.flags.writeable = False  # shared through the cache: callers copy before changing it
+    _parsed_cache.put(text, parsed)
+    return parsed
+
+
+# Bytes a column of plain numbers is made of. A column holding nothing else (the common case)
+# is read by Arrow's own casts, which accept exactly the plain-number forms ([+-]digits[.digits],
+# except '+' on integers, which fails the cast and takes the pattern path); anything else
+# (spaces, exponents, hex, words) takes the pattern path below.
+_NUMBER_BYTES = np.zeros(256, dtype=bool)
+_NUMBER_BYTES[np.frombuffer(b"0123456789+-.", dtype=np.uint8)] = True
+_INT18 = 10**18 - 1  # up to 18 digits an integer is int64; more digits go to decimal, as the pattern path does
+
+
+def _only_number_bytes(text: pa.Array) -> bool:
+    """True when the bytes of the non-NULL values are all digits, signs or points (a cheap pre-check)."""
+    if text.null_count:
+        text = pc.drop_null(text)  # NULL slots may keep bytes of what they were (masked tokens)
+    if not len(text):
+        return True
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=len(text) + 1, offset=text.offset * 4)
+    data = text.buffers()[2]
+    if data is None:
+        return True
+    used = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return bool(_NUMBER_BYTES[used].all())
+
+
+def _parse_plain_numbers(text: pa.Array) -> ParsedNumbers | None:
+    """The fast path for columns of plain numbers (and empty strings); None sends the column to the pattern path."""
+    if text.type != pa.string() or not len(text) or text.null_count == len(text) or not _only_number_bytes(text):
+        return None
+    empty = pc.equal(pc.binary_length(text), 0)
+    if pc.any(empty).as_py():
+        text = pc.if_else(empty, pa.scalar(None, pa.string()), text)
+        if text.null_count == len(text):
+            return None
+    bad = np.zeros(len(text), dtype=bool)
+    if not pc.any(pc.greater_equal(pc.find_substring(text, "."), 0)).as_py():
+        try:
+            ints = pc.cast(text, pa.int64())
+        except pa.ArrowInvalid:
+            return None  # '+5', a lone '-', or more than int64 holds
+        low_high = pc.min_max(ints)
+        if -_INT18 <= low_high["min"].as_py() and low_high["max"].as_py() <= _INT18:
+            return ParsedNumbers(ints, bad)
+    try:
+        return _parse_decimals(text, bad)
+    except pa.ArrowInvalid:
+        return None  # e.g. '1.2.3' or '1-2'
+
+
+def _parse_numbers_by_pattern(text: pa.Array) -> ParsedNumbers:
+    """The general reader: trims, checks each value against the number patterns, expands exponents."""
     trimmed = pc.utf8_trim_whitespace(text)
     empty = pc.fill_null(pc.equal(trimmed, ""), False)
     trimmed = pc.if_else(empty, pa.scalar(None, pa.string()), trimmed)
@@ -155,8 +233,63 @@ def parse_numbers(text: pa.Array) -> ParsedNumbers:
         digits = pc.utf8_length(pc.utf8_ltrim(pc.utf8_ltrim(readable, "+-"), "0"))
         too_long = pc.fill_null(pc.greater(digits, 18), False)
         if not pc.any(too_long).as_py():
-            return ParsedNumbers(pc.cast(readable, pa.int64()), bad)
+            # Arrow's integer cast refuses a leading '+' that the pattern accepts
+            return ParsedNumbers(pc.cast(pc.utf8_ltrim(readable, "+"), pa.int64()), bad)
     return _parse_decimals(readable, bad)
+
+
+class _ArrayCache:
+    """What was made from the last few arrays, found by identity of their Arrow buffers.
+
+    Arrow buffers do not change, and an entry holds the array it was made from, so a buffer
+    address cannot be reused while its entry lives. Per thread: runs on different threads
+    never see each other's chunks. A mapping casts ``quantity`` and an expression then reads
+    the same ``quantity`` again: with this, both get one parse.
+    """
+
+    SIZE = 8
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    @staticmethod
+    def _key(arr: pa.Array | pa.ChunkedArray) -> tuple[Any, ...] | None:
+        if isinstance(arr, pa.ChunkedArray):
+            if not len(arr):
+                return None
+            return (arr.type, len(arr), *(_ArrayCache._key(chunk) for chunk in arr.chunks))
+        if not isinstance(arr, pa.Array) or not len(arr):
+            return None
+        return (arr.type, arr.offset, len(arr), *(b.address if b is not None else 0 for b in arr.buffers()))
+
+    def _entries(self) -> OrderedDict[tuple[Any, ...], tuple[pa.Array, Any]]:
+        entries = getattr(self._local, "entries", None)
+        if entries is None:
+            entries = self._local.entries = OrderedDict()
+        return entries
+
+    def get(self, arr: pa.Array | pa.ChunkedArray) -> Any:
+        key = self._key(arr)
+        if key is None:
+            return None
+        hit = self._entries().get(key)
+        return hit[1] if hit is not None else None
+
+    def put(self, arr: pa.Array | pa.ChunkedArray, made: Any) -> None:
+        key = self._key(arr)
+        if key is None:
+            return
+        entries = self._entries()
+        entries[key] = (arr, made)
+        while len(entries) > self.SIZE:
+            entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries().clear()
+
+
+_parsed_cache = _ArrayCache()  # text array -> ParsedNumbers
+_as_string_cache = _ArrayCache()  # pandas' stored large_string (chunked) array -> the same text as one string array
 
 
 def _parse_decimals(readable: pa.Array, bad: np.ndarray) -> ParsedNumbers:

@@ -1,0 +1,112 @@
+"""Text read as numbers and dates gives the same values, types and errors on the fast path as on the general one."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from etl_studio.core import casting
+from etl_studio.core.casting import _parse_numbers_by_pattern, _parse_plain_numbers, cast_series, parse_numbers
+from etl_studio.core.types import parse_type
+
+TRICKY = [
+    ["1", "007", "-3", None, ""],
+    ["+5", "6"],
+    ["0x10", "1"],
+    ["1.5", "2"],
+    ["1.", ".5", "-.5", "+.5"],
+    ["1e3", "2"],
+    ["1.5e3", "0.25"],
+    [" 1", "2 "],
+    ["N/A", "1"],
+    ["-", "1"],
+    ["+", "."],
+    ["1.2.3"],
+    ["1-2"],
+    ["999999999999999999", "-999999999999999999"],
+    ["1000000000000000000"],
+    ["0000000000000000000001"],
+    ["9223372036854775807"],
+    ["9223372036854775808"],
+    ["12345678901234567890123456789012345678901234567890.5"],
+    ["１２", "3"],
+    ["", ""],
+    [None, None],
+    ["0.20", "0", None, "0.05"],
+    ["740.79", "-0.00", "000.10"],
+]
+
+
+def same(a: casting.ParsedNumbers, b: casting.ParsedNumbers) -> None:
+    assert a.values.type == b.values.type
+    assert a.values.to_pylist() == b.values.to_pylist()
+    assert a.bad.tolist() == b.bad.tolist()
+
+
+@pytest.mark.parametrize("values", TRICKY, ids=[repr(v) for v in TRICKY])
+def test_plain_numbers_read_fast_match_the_pattern_reader(values: list[str | None]) -> None:
+    text = pa.array(values, pa.string())
+    reference = _parse_numbers_by_pattern(text)
+    fast = _parse_plain_numbers(text)
+    if fast is not None:
+        same(fast, reference)
+    casting._parsed_cache.clear()
+    same(parse_numbers(text), reference)
+
+
+def test_the_fast_path_takes_clean_columns_and_leaves_messy_ones() -> None:
+    assert _parse_plain_numbers(pa.array(["1", "2", None, ""])) is not None
+    assert _parse_plain_numbers(pa.array(["1.25", "-0.5"])) is not None
+    for messy in (["1", " 2"], ["N/A"], ["1e3"], ["0x10"], ["+5"], [None]):
+        assert _parse_plain_numbers(pa.array(messy, pa.string())) is None, messy
+
+
+def test_a_null_slot_holding_a_token_does_not_spoil_the_fast_path() -> None:
+    text = pc.if_else(pa.array([True, False, True]), pa.array(["1", "N/A", "3"]), pa.scalar(None, pa.string()))
+    same(parse_numbers(text), _parse_numbers_by_pattern(text))
+    sliced = pa.array(["x", "12", "N/A", "4"]).slice(1, 1)
+    assert parse_numbers(sliced).values.to_pylist() == [12]
+
+
+_number_text = st.one_of(
+    st.none(),
+    st.text(alphabet="0123456789+-.eEx ", max_size=8),
+    st.from_regex(r"[+-]?[0-9]{1,21}(\.[0-9]{0,4})?", fullmatch=True),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_number_text, min_size=1, max_size=6))
+def test_any_text_reads_the_same_on_both_paths(values: list[str | None]) -> None:
+    text = pa.array(values, pa.string())
+    fast = _parse_plain_numbers(text)
+    if fast is not None:
+        same(fast, _parse_numbers_by_pattern(text))
+
+
+def test_a_column_read_twice_is_parsed_once_and_its_result_cannot_be_changed() -> None:
+    text = pa.array(["1", "2", "x"])
+    first = parse_numbers(text)
+    assert parse_numbers(text) is first
+    with pytest.raises(ValueError):
+        first.bad[0] = True
+    assert parse_numbers(pa.array(["1", "2", "x"])).bad.tolist() == [False, False, True]
+
+
+def test_casting_a_mapped_column_then_an_expression_over_it_gives_the_usual_errors() -> None:
+    s = pd.Series(["1.5", "2", None, "x"], dtype=pd.StringDtype("pyarrow"))
+    as_int = cast_series(s, parse_type("integer"))
+    assert as_int.errors.tolist() == ["'1.5' is not an integer", None, None, "'x' is not an integer"]
+    as_dec = cast_series(s, parse_type("decimal(10,2)"))
+    assert [str(v) for v in as_dec.values.tolist()] == ["1.50", "2.00", "<NA>", "<NA>"]
+    assert as_dec.errors.tolist() == [None, None, None, "'x' is not a decimal(10,2)"]
+
+
+def test_a_plus_sign_is_read_on_integers_too() -> None:
+    result = cast_series(pd.Series(["+5", "-5", "+0"], dtype=pd.StringDtype("pyarrow")), parse_type("integer"))
+    assert result.values.tolist() == [5, -5, 0]
+    assert result.errors is None

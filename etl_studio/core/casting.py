@@ -155,6 +155,9 @@ def parse_numbers(text: pa.Array) -> ParsedNumbers:
     if cached is not None:
         return cached
     parsed = _parse_plain_numbers(text)
+    if parsed is None and text.type == pa.string() and len(text):
+        # padded numbers (' 12', '3.50 ') are the next most common: trimmed, they are plain again
+        parsed = _parse_plain_numbers(pc.utf8_trim_whitespace(text))
     if parsed is None:
         parsed = _parse_numbers_by_pattern(text)
     parsed.bad.flags.writeable = False  # shared through the cache: callers copy before changing it
@@ -517,6 +520,34 @@ def read_datetimes(text: pa.Array) -> tuple[pd.Series, np.ndarray]:
     return parsed, bad
 
 
+def read_iso_dates(text: pa.Array, *, trimmed: bool = False) -> pa.Array | None:
+    """Text that is all YYYY-MM-DD dates (or empty, or NULL) as date32 by Arrow's strict cast; None otherwise.
+
+    Arrow reads exactly that layout and refuses impossible dates (2023-02-29), as the general
+    reader does; spaces around a date are trimmed first, as there; a column with anything
+    else (times, offsets, 2024-1-5) goes the general way.
+    """
+    if text.type != pa.string() or not len(text) or text.null_count == len(text):
+        return None
+    lengths = pc.binary_length(text)
+    empty = pc.equal(lengths, 0)
+    if pc.any(empty).as_py():
+        text = pc.if_else(empty, pa.scalar(None, pa.string()), text)
+        lengths = pc.if_else(empty, pa.scalar(None, pa.int32()), lengths)
+        if text.null_count == len(text):
+            return None
+    low_high = pc.min_max(lengths)
+    if low_high["min"].as_py() != 10 or low_high["max"].as_py() != 10:
+        if trimmed:
+            return None
+        # padded dates ('  2024-01-05'): the general reader trims them too
+        return read_iso_dates(pc.utf8_trim_whitespace(text), trimmed=True)
+    try:
+        return pc.cast(text, pa.date32())
+    except pa.ArrowInvalid:
+        return None
+
+
 def _to_datetime(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
     if is_text(s):
         parsed, bad = read_datetimes(text_array(s))
@@ -541,6 +572,10 @@ def _to_date(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
     arr = to_arrow(s) if isinstance(s.dtype, pd.ArrowDtype) else None
     if arr is not None and pa.types.is_date(arr.type):
         return pc.cast(arr, pa.date32()), np.zeros(len(s), bool), None
+    if is_text(s):
+        dates = read_iso_dates(text_array(s))
+        if dates is not None:
+            return dates, np.zeros(len(s), bool), _not_a(t)
     stamps, bad, _ = _to_datetime(s, DataType("datetime"))
     stamps = pd.Series(stamps).astype("datetime64[us]")
     dates = pa.array(stamps.to_numpy(), mask=stamps.isna().to_numpy(), type=pa.timestamp("us"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,6 +24,9 @@ TRICKY = [
     ["1e3", "2"],
     ["1.5e3", "0.25"],
     [" 1", "2 "],
+    ["  12", "3 ", "\t4\n", "   "],
+    [" 1.50", "2.25  ", "", None],
+    [" 1.5", "N/A"],
     ["N/A", "1"],
     ["-", "1"],
     ["+", "."],
@@ -61,7 +66,7 @@ def test_plain_numbers_read_fast_match_the_pattern_reader(values: list[str | Non
 def test_the_fast_path_takes_clean_columns_and_leaves_messy_ones() -> None:
     assert _parse_plain_numbers(pa.array(["1", "2", None, ""])) is not None
     assert _parse_plain_numbers(pa.array(["1.25", "-0.5"])) is not None
-    for messy in (["1", " 2"], ["N/A"], ["1e3"], ["0x10"], ["+5"], [None]):
+    for messy in (["1", " 2"], ["N/A"], ["1e3"], ["0x10"], ["+5"], [None]):  # (padded ones are trimmed first, in parse_numbers)
         assert _parse_plain_numbers(pa.array(messy, pa.string())) is None, messy
 
 
@@ -104,6 +109,36 @@ def test_casting_a_mapped_column_then_an_expression_over_it_gives_the_usual_erro
     as_dec = cast_series(s, parse_type("decimal(10,2)"))
     assert [str(v) for v in as_dec.values.tolist()] == ["1.50", "2.00", "<NA>", "<NA>"]
     assert as_dec.errors.tolist() == [None, None, None, "'x' is not a decimal(10,2)"]
+
+
+DATES = [
+    ["2024-01-05", None, "", "2024-02-29"],
+    ["2023-02-29", "2024-01-05"],
+    ["0000-01-01", "9999-12-31", "1677-09-21", "2262-04-12"],
+    ["2024-1-05", "20240105", " 2024-01-05", "2024-01-05 "],
+    ["2024-01-05T10:00", "2024-01-05 10:00:00", "2024-01-05Z"],
+    ["2024-13-01", "2024-00-10", "2024-01-32", "+2024-01-05", "2024-W01-1", "N/A"],
+    [None, ""],
+]
+
+
+@pytest.mark.parametrize("values", DATES, ids=[repr(v) for v in DATES])
+def test_iso_dates_read_fast_match_the_general_reader(values: list[str | None]) -> None:
+    s = pd.Series(values, dtype=pd.StringDtype("pyarrow"))
+    result = cast_series(s, parse_type("date"))
+    days = pc.cast(result.values.array._pa_array, pa.int32()).to_pylist()  # year 0 has no Python date
+    stamps, bad = casting.read_datetimes(casting.text_array(s))
+    general = pc.cast(pa.array(stamps.to_numpy(), mask=stamps.isna().to_numpy(), type=pa.timestamp("us")), pa.date32(), safe=False)
+    assert days == pc.cast(general, pa.int32()).to_pylist()
+    errors = result.errors.tolist() if result.errors is not None else [None] * len(values)
+    assert errors == [f"'{v}' is not a date" if b else None for v, b in zip(values, bad, strict=True)]
+
+
+def test_only_whole_iso_date_columns_take_the_fast_path() -> None:
+    assert casting.read_iso_dates(pa.array(["2024-01-05", None, ""])).to_pylist()[0].isoformat() == "2024-01-05"
+    assert casting.read_iso_dates(pa.array(["  2024-01-05", "2024-01-06 ", "   "])).to_pylist()[1:] == [dt.date(2024, 1, 6), None]
+    for other in (["2024-01-05 10:00"], ["2023-02-29"], [" 2024-1-05"], [None], [""], ["  "]):
+        assert casting.read_iso_dates(pa.array(other, pa.string())) is None, other
 
 
 def test_a_plus_sign_is_read_on_integers_too() -> None:

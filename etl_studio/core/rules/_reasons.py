@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import sqlglot.expressions as sx
@@ -20,13 +22,21 @@ def shown(values: pd.Series) -> pd.Series:
     return ("'" + text + "'") if is_text(values) else text
 
 
-def reasons_where(index: pd.Index, failing: np.ndarray | pd.Series, messages: pd.Series | str) -> pd.Series:
-    """A check() result: None for passing rows, the message for failing ones."""
+def reasons_where(
+    index: pd.Index, failing: np.ndarray | pd.Series, messages: pd.Series | str | Callable[[np.ndarray], pd.Series]
+) -> pd.Series:
+    """A check() result: None for passing rows, the message for failing ones.
+
+    ``messages`` may be a function of the failing mask giving the messages of those rows only
+    (in order), so that reasons are built for the few rows that fail, not for every row.
+    """
     failing = np.asarray(failing, dtype=bool)
     out = passing(index)
     if failing.any():
         if isinstance(messages, str):
             out[failing] = messages
+        elif callable(messages):
+            out[failing] = np.asarray(messages(failing).to_numpy(dtype=object))
         else:
             out[failing] = messages.to_numpy(dtype=object)[failing]
     return out

@@ -52,7 +52,7 @@ class AllowedValues(QualityRule):
         else:
             ok = values.isin(cfg.values)
         failing = values.notna().to_numpy(dtype=bool) & ~ok.fillna(True).to_numpy(dtype=bool)
-        return reasons_where(chunk.index, failing, shown(values) + f" is not one of the allowed values ({self._listing()})")
+        return reasons_where(chunk.index, failing, lambda rows: shown(values[rows]) + f" is not one of the allowed values ({self._listing()})")
 
     def to_sql(self, dialect: str) -> str | None:
         cfg = self.config

@@ -52,4 +52,4 @@ class Referential(QualityRule):
             probe, reference = as_text(values), as_text(reference)
         found = probe.isin(pd.Index(reference)).to_numpy(dtype=bool)
         failing = values.notna().to_numpy(dtype=bool) & ~found
-        return reasons_where(chunk.index, failing, shown(values) + f" is not found in reference column {cfg.source_column}")
+        return reasons_where(chunk.index, failing, lambda rows: shown(values[rows]) + f" is not found in reference column {cfg.source_column}")

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot.expressions as sx
 from pydantic import Field, field_validator, model_validator
 
+from etl_studio.core import casting
 from etl_studio.core.plugin_base import PluginConfig
 from etl_studio.core.plugins import rules
 from etl_studio.core.rules._reasons import column, null_or, reasons_where, shown
@@ -75,10 +81,8 @@ class Regex(QualityRule):
         require_columns(f"rule {self.name}", self.columns(), chunk.columns)
         pattern, wording = self.config.regex()
         values = chunk[self.config.column]
-        # Python storage: the pattern is a Python regex (pyarrow's RE2 lacks look-arounds).
-        text = values.astype(pd.StringDtype("python"))
-        failing = ~text.str.fullmatch(pattern).fillna(True).to_numpy(dtype=bool)
-        return reasons_where(chunk.index, failing, shown(values) + " " + wording)
+        failing = _failing(values, pattern)
+        return reasons_where(chunk.index, failing, lambda rows: shown(values[rows]) + " " + wording)
 
     def to_sql(self, dialect: str) -> str | None:
         pattern, _ = self.config.regex()
@@ -87,3 +91,92 @@ class Regex(QualityRule):
             return null_or(self.config.column, test, dialect)
         except Exception:  # noqa: BLE001 - a dialect without regular expressions
             return None
+
+
+# ---------------------------------------------------------------- matching
+
+def _failing(values: pd.Series, pattern: str) -> np.ndarray:
+    """True for the non-NULL values that do not match ``pattern`` in full."""
+    re2 = re2_form(pattern)
+    if re2 is not None and _is_arrow_text(values) and (not re2.needs_ascii or _all_ascii(values)):
+        matched = pc.match_substring_regex(casting.to_arrow(values), re2.pattern)
+        return np.asarray(pc.invert(pc.fill_null(matched, True)).to_numpy(zero_copy_only=False), dtype=bool)
+    # Python's re: the pattern is a Python regex (RE2 lacks look-arounds, back-references ...).
+    text = values.astype(pd.StringDtype("python"))
+    return ~text.str.fullmatch(pattern).fillna(True).to_numpy(dtype=bool)
+
+
+@dataclass(frozen=True)
+class Re2Form:
+    pattern: str  # anchored for a full match
+    needs_ascii: bool  # \d \w \b mean more in Python on non-ASCII text: only ASCII values may use RE2
+
+
+# Escapes that mean the same character in Python's re and in RE2; \d \w \b (and their negations)
+# mean the same only on ASCII text; \s never does (Python's includes \x1c-\x1f, RE2's lacks \v).
+_SAME_ESCAPES = set("tnrfv")
+_ASCII_ESCAPES = set("dDwWbB")
+_QUANTIFIERS = set("*+?}")
+
+
+@functools.lru_cache(maxsize=256)
+def re2_form(pattern: str) -> Re2Form | None:
+    r"""The pattern for Arrow's RE2, or None when RE2 might decide a value differently than Python's re.
+
+    Only a plain subset goes to RE2: ASCII patterns of literals, classes, groups (?:...),
+    alternation and greedy or lazy repetition. Anchors, flags, look-arounds, back-references,
+    possessive repetition, POSIX classes and \s stay with Python, as does a pattern RE2 cannot compile.
+    """
+    if not pattern.isascii() or "[:" in pattern or "{," in pattern:
+        return None
+    needs_ascii = False
+    in_class = False
+    i = 0
+    previous = ""
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 >= len(pattern):
+                return None
+            escaped = pattern[i + 1]
+            if escaped in _ASCII_ESCAPES and not (in_class and escaped in "bB"):
+                needs_ascii = True
+            elif not (escaped in _SAME_ESCAPES or not escaped.isalnum()):
+                return None  # \s \A \Z \1 \x.. \u.. \N{..} \0 ...
+            previous = "\\" + escaped
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            # a ']' first in the class (after an optional '^') is a literal in both
+            j = i + 1 + (pattern[i + 1:i + 2] == "^")
+            if pattern[j:j + 1] == "]":
+                i = j
+        elif c in "$^":
+            return None
+        elif c == "(" and pattern[i + 1:i + 2] == "?" and pattern[i + 2:i + 3] != ":":
+            return None
+        elif c == "+" and previous in _QUANTIFIERS:
+            return None  # possessive (Python 3.11+); RE2 reads it differently or not at all
+        previous = c
+        i += 1
+    anchored = f"^(?:{pattern})$"
+    try:
+        pc.match_substring_regex(pa.array(["", "a"]), anchored)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return Re2Form(anchored, needs_ascii)
+
+
+def _is_arrow_text(values: pd.Series) -> bool:
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    return isinstance(dtype, pd.ArrowDtype) and (pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype))
+
+
+def _all_ascii(values: pd.Series) -> bool:
+    return bool(pc.all(pc.fill_null(pc.string_is_ascii(casting.to_arrow(values)), True)).as_py())

@@ -11,7 +11,7 @@ from pydantic import Field
 from etl_studio.core.plugin_base import PluginConfig
 from etl_studio.core.plugins import steps
 from etl_studio.core.steps._columns import require_columns, visible
-from etl_studio.core.steps._keys import contained, key_hashes
+from etl_studio.core.steps._keys import SeenKeys, first_occurrences, key_hashes
 from etl_studio.core.steps.base import Step
 from etl_studio.core.steps.row_errors import error_free
 
@@ -39,7 +39,7 @@ class Dedupe(Step):
         super().__init__(config, context)
         # keep='last' cannot emit a row until no later duplicate can come.
         self.needs_all_rows = config.keep == "last"
-        self._seen: set[int] = set()
+        self._seen = SeenKeys()
         self._held: pd.DataFrame | None = None
         self._held_hashes = np.empty(0, dtype=np.uint64)
 
@@ -58,11 +58,14 @@ class Dedupe(Step):
         failed = ~error_free(chunk).to_numpy(dtype=bool)
         hashes = self._keys(chunk)
         if self.config.keep == "first":
-            first_here = ~pd.Series(hashes[~failed]).duplicated(keep="first").to_numpy()
+            first_here, distinct, key_of_row = first_occurrences(hashes[~failed])
+            # asked once per distinct key, in sorted order (a far faster search than row by row)
+            seen_before = self._seen.contains(distinct)
             fresh = np.zeros(len(chunk), dtype=bool)
-            fresh[~failed] = first_here & ~contained(hashes[~failed], self._seen)
-            self._seen.update(hashes[fresh].tolist())
-            return chunk[fresh | failed]
+            fresh[~failed] = first_here & ~seen_before[key_of_row]
+            self._seen.add_unique_sorted(distinct[~seen_before])
+            keep = fresh | failed
+            return chunk if keep.all() else chunk[keep]
         # keep='last': the held frame has one row per key; a later row replaces it.
         good = chunk[~failed]
         held = good if self._held is None else pd.concat([self._held, good])

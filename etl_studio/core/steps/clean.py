@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, field_validator
 
 from etl_studio.core.errors import ConfigError
@@ -60,13 +62,16 @@ class Clean(Step):
     def process(self, chunk: pd.DataFrame) -> pd.DataFrame:
         cfg = self.config
         self.output_columns(list(chunk.columns))
-        out = chunk.copy()
+        out = chunk.copy(deep=False)  # copy-on-write: the columns replaced below are new, the rest shared
         targets = cfg.columns or [c for c in visible(out.columns) if is_text(out[c])]
         tokens = list(cfg.null_tokens)
         for name in targets:
             if not is_text(out[name]):
                 continue  # a listed numeric column has nothing to trim; leave its type alone
             values = out[name]
+            if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+                out[name] = _clean_arrow_text(values, cfg.trim, tokens)
+                continue
             if cfg.trim:
                 values = values.str.strip()
             if tokens:
@@ -91,3 +96,17 @@ class Clean(Step):
                 f"clean: default {value!r} does not fit column '{name}', which holds {values.dtype} values"
             ) from None
         return values.fillna(filled.iloc[0])
+
+
+def _clean_arrow_text(values: pd.Series, trim: bool, tokens: list[str]) -> pd.Series:
+    """Trim and null tokens on the Arrow data itself: what ``.str.strip()`` and ``.mask(isin)`` do, in one pass."""
+    data = values.array._pa_array  # noqa: SLF001 - the Arrow data behind pandas' pyarrow strings
+    if trim:
+        data = pc.utf8_trim_whitespace(data)
+    if tokens:
+        hit = pc.is_in(data, value_set=pa.array(tokens, type=data.type))
+        if pc.any(hit).as_py():
+            data = pc.if_else(hit, pa.scalar(None, data.type), data)
+    if data is values.array._pa_array:  # noqa: SLF001
+        return values
+    return pd.Series(pd.array(data, dtype=values.dtype), index=values.index, name=values.name, copy=False)

@@ -98,3 +98,31 @@ def test_bad_configs_are_rejected_with_clear_messages():
 def test_empty_frame(ctx, text_frame):
     out = make(ctx, defaults={"a": "x"}).process(text_frame({"a": []}))
     assert len(out) == 0 and list(out.columns) == ["a"]
+
+
+TRICKY_TEXT = ["  Ann ", "N/A", " N/A ", "n/a", "-", " - ", "", "   ", None, "\tNULL\n", "x\u00a0", "\u2003y\u3000",
+               "jürgen@beispiel.de ", "\u200bzero-width", "None", "NA", "a b", "\x1cz\x1f", "用户 "]
+
+
+@pytest.mark.parametrize("trim", [True, False])
+@pytest.mark.parametrize("tokens", [None, [], ["N/A", "", "用户"]])
+def test_arrow_text_is_cleaned_exactly_as_pandas_string_methods_clean_it(ctx, trim, tokens):
+    config = {"trim": trim} if tokens is None else {"trim": trim, "null_tokens": tokens}
+    chunk = pd.DataFrame({"t": pd.Series(TRICKY_TEXT, dtype=pd.StringDtype("pyarrow"))}).set_axis(range(50, 50 + len(TRICKY_TEXT)))
+    out = make(ctx, **config).process(chunk)
+    expected = chunk["t"].str.strip() if trim else chunk["t"]
+    listed = CleanConfig(**config).null_tokens
+    if listed:
+        expected = expected.mask(expected.isin(listed))
+    assert out["t"].dtype == chunk["t"].dtype
+    assert out.index.tolist() == chunk.index.tolist()
+    assert out["t"].tolist() == expected.tolist()
+    # the Python-backed text of the same values comes out the same
+    python = make(ctx, **config).process(chunk.astype({"t": pd.StringDtype("python")}))
+    assert python["t"].tolist() == out["t"].tolist()
+
+
+def test_cleaning_leaves_the_input_chunk_as_it_was(ctx):
+    chunk = pd.DataFrame({"t": pd.Series([" a ", "N/A"], dtype=pd.StringDtype("pyarrow")), "n": pd.array([1, 2], dtype="Int64")})
+    make(ctx).process(chunk)
+    assert chunk["t"].tolist() == [" a ", "N/A"]

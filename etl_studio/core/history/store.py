@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from etl_studio.core.engine.events import RunLogLine
@@ -37,16 +40,62 @@ QUARANTINE_COLUMNS = ["row", "rule", "reason", "values"]
 
 
 def quarantine_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """Normalise quarantined rows (data columns + ``__rule__``/``__reason__``) into store form."""
+    """Normalise quarantined rows (data columns + ``__rule__``/``__reason__``) into store form.
+
+    ``values`` is each row as JSON, every value as text (NULL as null). Built a column at a time:
+    Arrow text is quoted as is where it needs no escaping (most values), the rest goes through json.
+    """
     data_cols = [c for c in rows.columns if c not in ("__rule__", "__reason__")]
-    values = [
-        json.dumps({k: (None if pd.isna(v) else str(v)) for k, v in zip(data_cols, rec)}, ensure_ascii=False)
-        for rec in rows[data_cols].itertuples(index=False, name=None)
-    ]
+    if len(set(data_cols)) != len(data_cols) or not len(rows):
+        values = _values_row_by_row(rows, data_cols)  # repeated names: a dict keeps the last of them
+    else:
+        pieces: list[pa.Array | str] = []
+        for position, name in enumerate(data_cols):
+            key = json.dumps({name: 0}, ensure_ascii=False)[1:-4]  # the key as json writes it ('1' for 1)
+            pieces.append(("{" if position == 0 else ", ") + key + ": ")
+            pieces.append(_json_texts(rows[name]))
+        pieces.append("}" if data_cols else "{}")
+        joined = pc.binary_join_element_wise(*pieces, "") if data_cols else pa.array(["{}"] * len(rows))
+        values = joined.to_pylist()
     return pd.DataFrame(
         {"row": [int(i) for i in rows.index], "rule": rows["__rule__"].astype(str).tolist(),
          "reason": rows["__reason__"].astype(str).tolist(), "values": values}
     )
+
+
+def _values_row_by_row(rows: pd.DataFrame, data_cols: list[Any]) -> list[str]:
+    return [
+        json.dumps({k: (None if pd.isna(v) else str(v)) for k, v in zip(data_cols, rec)}, ensure_ascii=False)
+        for rec in rows[data_cols].itertuples(index=False, name=None)
+    ]
+
+
+# A character json.dumps escapes (a quote, a backslash, a control character): such values go through json.
+_NEEDS_ESCAPE = r'[\x00-\x1f"\\]'
+
+
+def _json_texts(column: pd.Series) -> pa.Array:
+    """Each value as the JSON text json.dumps(str(value), ensure_ascii=False) gives, NULL as null."""
+    from etl_studio.core import casting
+
+    dtype = column.dtype
+    arrow_text = (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or (
+        isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
+    )
+    if not arrow_text:
+        return pa.array(
+            [json.dumps(None if pd.isna(v) else str(v), ensure_ascii=False) for v in column.tolist()], pa.string()
+        )
+    text = casting.to_arrow(column)
+    quoted = pc.binary_join_element_wise('"', text, '"', "")
+    escape = pc.fill_null(pc.match_substring_regex(text, _NEEDS_ESCAPE), False)
+    if pc.any(escape).as_py():
+        at = np.flatnonzero(escape.to_numpy(zero_copy_only=False))
+        escaped = [json.dumps(v, ensure_ascii=False) for v in pc.take(text, pa.array(at)).to_pylist()]
+        mask = np.zeros(len(text), dtype=bool)
+        mask[at] = True
+        quoted = pc.replace_with_mask(quoted, pa.array(mask), pa.array(escaped, pa.string()))
+    return pc.fill_null(quoted, "null")
 
 
 class InMemoryRunStore:
@@ -269,11 +318,18 @@ class SqlRunStore:
         if rows.empty:
             return
         frame = quarantine_frame(rows)
-        records: Iterable[dict[str, Any]] = (
-            {"run_id": run_id, "pipeline": pipeline, **rec} for rec in frame.to_dict("records")
-        )
+        n = len(frame)
+        by_column = {"run_id": [run_id] * n, "pipeline": [pipeline] * n, **{c: frame[c].tolist() for c in QUARANTINE_COLUMNS}}
+        by_column["row"] = [int(r) for r in by_column["row"]]
+        # One executemany of plain tuples: SQLAlchemy's per-row parameter handling cost more than the insert.
+        dialect = self.engine.dialect
+        insert = self.quarantine_table.insert().compile(dialect=dialect, column_keys=list(by_column))
+        if dialect.positional:
+            params: list[Any] = list(zip(*(by_column[name] for name in insert.positiontup or ()), strict=True))
+        else:
+            params = [dict(zip(by_column, rec, strict=True)) for rec in zip(*by_column.values(), strict=True)]
         with self.engine.begin() as conn:
-            conn.execute(self.quarantine_table.insert(), list(records))
+            conn.exec_driver_sql(insert.string, params)
 
     def quarantined(self, run_id: str, limit: int = 1000) -> pd.DataFrame:
         t = self.quarantine_table

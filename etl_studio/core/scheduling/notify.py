@@ -8,14 +8,15 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.message import EmailMessage
-from typing import Any, Literal
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal
 
 from etl_studio.core.context import mask_secrets, resolve_secret
 from etl_studio.core.errors import EtlError
 from etl_studio.core.history.records import RunRecord
 from etl_studio.core.project.models import Notifications
+
+if TYPE_CHECKING:  # imported where a webhook is sent: starting the scheduler doesn't load httpx
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ class Notifier:
             except (OSError, smtplib.SMTPException, EtlError) as exc:
                 problems.append(f"e-mail to {', '.join(self.settings.email.to)}: {mask_secrets(str(exc))}")
         for hook in self.settings.webhooks:
+            import httpx
+
             try:
                 self._post(hook.url, notice)
             except (httpx.HTTPError, EtlError) as exc:
@@ -125,11 +128,15 @@ class Notifier:
             "details": notice.details,
             "sent_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        import httpx
+
         response = httpx.post(url, json=payload, timeout=SEND_TIMEOUT_SECONDS)
         response.raise_for_status()
 
 
 def _host_of(url: str) -> str:
+    import httpx
+
     return httpx.URL(url).host or "?"
 
 

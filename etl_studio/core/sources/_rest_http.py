@@ -6,13 +6,15 @@ import email.utils
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from etl_studio.core.context import RunContext
 from etl_studio.core.errors import ConfigError, ConnectionFailedError, RunCancelled
+
+if TYPE_CHECKING:  # imported where a request is made: a run without a REST source doesn't load httpx
+    import httpx
 
 # 408 Request Timeout and 429 Too Many Requests say "try again"; so do the 5xx statuses
 # (a gateway or a server that is briefly down).
@@ -115,6 +117,8 @@ def get_with_retries(
 
 
 def _attempt(client: httpx.Client, url: str, params: dict[str, Any], shown: str, policy: RetryPolicy, mask: Callable[[str], str]) -> httpx.Response:
+    import httpx
+
     try:
         response = client.get(url, params=params or None)
     except httpx.TimeoutException:

@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import Field
 
 from etl_studio.core.errors import ConfigError
@@ -47,6 +44,10 @@ class ExcelFileSource(Source):
         return resolved
 
     def _open(self) -> Any:
+        # openpyxl is imported here, not at module level: a run that reads no workbook doesn't pay for it.
+        from openpyxl import load_workbook
+        from openpyxl.utils.exceptions import InvalidFileException
+
         path = self.file()
         try:
             # read_only streams rows from the zip instead of building the whole sheet in memory.
@@ -100,6 +101,8 @@ class ExcelFileSource(Source):
             width = len(names)
             beyond = [i for i, v in enumerate(values[width:], start=width) if v is not None]
             if beyond:
+                from openpyxl.utils import get_column_letter
+
                 cell = f"{get_column_letter(beyond[0] + 1)}{first_data_line + offset}"
                 raise ConfigError(f"cell {cell} has a value but its column has no header; add a header or remove the value")
             values = (values + [None] * width)[:width]

@@ -6,10 +6,9 @@ import decimal
 import json
 import re
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
-import httpx
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
@@ -25,6 +24,9 @@ from etl_studio.core.sources.base import Source
 # Reused from the JSON file source so that a record flattens and types the same way whether
 # it came from a file or an API.
 from etl_studio.core.sources.json_file import VALUE_COLUMN, _column, _flatten, _follow, _json_text
+
+if TYPE_CHECKING:  # imported where the client is made: a run without a REST source doesn't load httpx
+    import httpx
 
 EXTRA_COLUMN = "_extra"
 # Headers whose value is a credential: the project file must hold a reference, not the value.
@@ -140,6 +142,8 @@ class RestApiSource(Source):
         return mask_secrets(text)
 
     def _client(self) -> httpx.Client:
+        import httpx
+
         headers = {"Accept": "application/json"}
         headers.update({name: self._resolve(value) for name, value in self.config.headers.items()})
         auth: httpx.Auth | None = None

@@ -12,7 +12,27 @@ from etl_studio.core.sources.base import Source
 from etl_studio.core.steps.base import Step
 from etl_studio.core.targets.base import Target
 
-DEFAULT_CHUNK_SIZE = 100_000
+
+
+class AdaptiveChunkSize(int):
+    """The chunk size a run uses when its pipeline sets none: this many rows of ~80 bytes, fewer of wider ones.
+
+    An int (the runner passes it on as one); a source that can tell how wide its rows are
+    (the CSV file source samples its first lines) asks ``rows_for`` instead, so that a chunk
+    holds about ``TARGET_BYTES`` of text whatever the width: 100k rows of an 80-byte orders
+    file, 8k rows of 1 KB ones. Memory then stays bounded by bytes, not rows.
+    """
+
+    TARGET_BYTES = 8 * 1024 * 1024
+    MIN_ROWS, MAX_ROWS = 5_000, 500_000
+
+    def rows_for(self, bytes_per_row: float | None) -> int:
+        if not bytes_per_row or bytes_per_row <= 0:
+            return int(self)
+        return int(min(max(self.TARGET_BYTES / bytes_per_row, self.MIN_ROWS), self.MAX_ROWS))
+
+
+DEFAULT_CHUNK_SIZE = AdaptiveChunkSize(100_000)
 
 
 @dataclass
@@ -26,7 +46,7 @@ class AssembledPipeline:
 
 def assemble(pipeline: Pipeline, context: RunContext, *, with_target: bool = True) -> AssembledPipeline:
     """Fresh instances every time: steps and rules keep per-run state (dedupe keys, unique sets)."""
-    plugins.load_builtin_plugins()
+    # The registries import the modules this pipeline names (not openpyxl, httpx ... for a CSV load).
     source = plugins.sources.get(pipeline.source.kind).from_spec(pipeline.source.config, context)
     steps = [plugins.steps.get(s.kind).from_spec(s.config, context) for s in pipeline.steps if s.enabled]
     rules = [

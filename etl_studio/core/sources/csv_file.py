@@ -143,6 +143,9 @@ class CsvFileSource(Source):
         if not names:
             return  # an empty file: no columns, no rows
         wanted = self._selected(names, path)
+        rows_for = getattr(chunk_size, "rows_for", None)  # the engine's default: sized by row width
+        if rows_for is not None:
+            chunk_size = rows_for(self._bytes_per_row(path))
         rows_per_chunk = max(1, min(chunk_size, limit) if limit is not None else chunk_size)
         block_size = min(max(rows_per_chunk * _BYTES_PER_ROW_GUESS, _MIN_BLOCK), _MAX_BLOCK)
         reader = self._open(path, encoding, delimiter, names, wanted, block_size)
@@ -274,6 +277,16 @@ class CsvFileSource(Source):
         )
 
     # -- progress ------------------------------------------------------------------------------
+
+    def _bytes_per_row(self, path: Path) -> float | None:
+        """Average length of the first lines (a 64 KB sample); None for a file too short to tell."""
+        try:
+            with open(path, "rb") as handle:
+                sample = handle.read(_ESTIMATE_SAMPLE)
+        except OSError:
+            return None
+        lines = sample.count(b"\n")
+        return len(sample) / lines if lines >= 2 else None
 
     def estimate_rows(self) -> int | None:
         """File size divided by the average length of the first lines: cheap, roughly right."""

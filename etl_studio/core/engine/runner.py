@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import queue
 import threading
 import time
 import traceback
@@ -68,6 +69,85 @@ def classify(exc: BaseException) -> BaseException:
 def _looks_transient(exc: BaseException) -> bool:
     text = str(exc).lower()
     return any(s in text for s in ("server closed the connection", "lost connection", "connection reset", "terminating connection", "gone away", "broken pipe"))
+
+
+_DONE = object()  # the end of the chunks handed to a ChunkLoader
+WRITE_AHEAD = 1  # chunks waiting for the writer thread besides the one it writes: memory holds at most ~3 chunks
+
+
+class ChunkLoader:
+    """Hands chunks to ``session.write`` on a thread of its own, so that reading and transforming
+    the next chunk overlaps the database ingesting this one (COPY works on the server's core).
+
+    The queue is bounded (``WRITE_AHEAD``): memory stays a few chunks whatever the data size.
+    The session is used by the writer thread only between the first put() and finish() or
+    abandon(); the run thread commits, plans or rolls back only after that. A write error
+    stops the writing (later chunks are dropped) and is raised in the run thread by the next
+    put() or by finish(). The writer never logs nor reports: those stay with the run thread.
+    A session that cannot be written from another thread (``threaded_writes`` false) is
+    written inline, as before.
+    """
+
+    def __init__(self, session: LoadSession) -> None:
+        self.session = session
+        self.rows_loaded = 0
+        self.error: BaseException | None = None
+        self._dropping = False
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=WRITE_AHEAD)
+        if getattr(session, "threaded_writes", False):
+            self._thread = threading.Thread(target=self._write_all, name="etl-studio-writer", daemon=True)
+            self._thread.start()
+
+    def _write_all(self) -> None:
+        while True:
+            chunk = self._queue.get()
+            if chunk is _DONE:
+                return
+            if self.error is not None or self._dropping:
+                continue  # keep taking chunks so that put() never blocks on a dead writer
+            try:
+                self.rows_loaded += self.session.write(chunk)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the run thread
+                self.error = exc
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            self._dropping = True  # first: the writer must not take up the next chunk in between
+            error, self.error = self.error, None
+            raise error
+
+    def put(self, chunk: pd.DataFrame) -> None:
+        """Queue one chunk (blocks while the queue is full); raises an earlier chunk's write error."""
+        if self._thread is None:
+            self.rows_loaded += self.session.write(chunk)
+            return
+        self._raise_error()
+        self._queue.put(chunk)
+        self._raise_error()
+
+    def finish(self) -> None:
+        """Wait until every queued chunk is written; raises the writer's error."""
+        self._stop()
+        self._raise_error()
+
+    def abandon(self) -> None:
+        """Stop writing (queued chunks are dropped) and wait for the write in progress to end."""
+        self._dropping = True
+        self._stop()
+
+    def _stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        if self._dropping:
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+        self._queue.put(_DONE)
+        thread.join()
 
 
 def infer_target_columns(frame: pd.DataFrame) -> list[TargetColumn]:
@@ -157,6 +237,7 @@ class _Attempt:
         started = time.monotonic()
         checker: ChunkChecker | None = None
         session: LoadSession | None = None
+        loader: ChunkLoader | None = None
         logger = context.logger
         params = context.params
 
@@ -179,16 +260,21 @@ class _Attempt:
                     plan = compile_mapping(pipeline.mapping, input_columns, params=params.keys())
                     columns = pipeline.mapping or infer_target_columns(chunk.drop(columns=[ROW_ERROR_COLUMN, *carried], errors="ignore"))
                     session = self._open_target(parts.target, columns)
+                    loader = ChunkLoader(session)
                     checker = ChunkChecker(plan, parts.rules, record.run_id, params, carry=carried)
                 checked = checker.check(chunk)
                 if len(checked.quarantined):
                     self.store.add_quarantined(record.run_id, record.pipeline, checked.quarantined)
                     record.rows_quarantined += len(checked.quarantined)
                 if len(checked.good):
-                    assert session is not None
-                    record.rows_loaded += session.write(checked.good)
+                    assert loader is not None
+                    loader.put(checked.good)
+                    record.rows_loaded = loader.rows_loaded  # what the database took so far
                 self.report(RunProgress(record.run_id, record.pipeline, record.rows_read, total, time.monotonic() - started))
                 logger.debug("chunk done: %d read, %d quarantined, %d loaded so far", record.rows_read, record.rows_quarantined, record.rows_loaded)
+            if loader is not None:
+                loader.finish()
+                record.rows_loaded = loader.rows_loaded
             if checker is None:
                 # No rows at all: still create/empty the target as the mode says.
                 if pipeline.mapping:
@@ -229,6 +315,8 @@ class _Attempt:
                 self.committed_watermark = watermark
                 self._after_commit(parts.source, watermark)
         finally:
+            if loader is not None:
+                loader.abandon()  # never roll back under a write in progress
             if session is not None:
                 session.rollback()
             if checker is not None and not self.rule_results:

@@ -48,6 +48,10 @@ class PlannedChanges:
 class LoadSession(ABC):
     """One run's load. Nothing is visible to readers of the target before commit()."""
 
+    # True when write() may run on another thread than open(), commit() and rollback() (never
+    # at the same time as them): the engine then writes chunk N while it prepares chunk N+1.
+    threaded_writes = False
+
     @abstractmethod
     def write(self, chunk: pd.DataFrame) -> int:
         """Load one chunk (columns already cast to the mapping's types); return rows written."""

@@ -89,6 +89,8 @@ def _check_columns(columns: list[TargetColumn], where: str) -> None:
 class FileLoadSession(LoadSession):
     """Writes into an AtomicFile; commit renames it over the target, rollback deletes it."""
 
+    threaded_writes = True  # a file of its own, touched by one thread at a time
+
     def __init__(self, target: Path, temp: AtomicFile) -> None:
         self.target = target
         self.temp = temp

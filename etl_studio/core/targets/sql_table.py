@@ -801,6 +801,12 @@ class SqlLoadSession(LoadSession):
         self.logger: Any = None
 
     @property
+    def threaded_writes(self) -> bool:  # type: ignore[override]
+        # One connection, used by one thread at a time; only SQLite's per-thread pool (an
+        # in-memory database) ties a connection to the thread that opened it.
+        return not isinstance(self.conn.engine.pool, sa.pool.SingletonThreadPool)
+
+    @property
     def rejected(self) -> list[tuple[Any, str, dict[str, Any]]]:
         return self.load.rejected
 

@@ -29,6 +29,7 @@ from etl_studio.core.errors import ProjectFileError
 from etl_studio.core.history.records import RunRecord, RunStatus
 from etl_studio.core.project import Project, load_project
 from etl_studio.gui.dialogs.connection_dialog import ConnectionDialog
+from etl_studio.gui.dialogs.plan_dialog import PlanDialog
 from etl_studio.gui.icons import icon
 from etl_studio.gui.panels.explorer import ProjectExplorer
 from etl_studio.gui.panels.pipeline_editor import PipelineEditor
@@ -182,6 +183,9 @@ class MainWindow(QMainWindow):
         self.preview_action = self._make_action("actionPreview", "&Preview", "preview",
                                                 "Show the first rows of the selected pipeline, before and after, without loading anything",
                                                 self.preview, ["F6"])
+        self.plan_action = self._make_action("actionPlan", "P&lan load…", "target",
+                                             "Run the selected pipeline up to the load and show what it would insert, update, "
+                                             "expire and delete — nothing is committed", self.plan_current, ["F8"])
         self.run_action = self._make_action("actionRun", "&Run", "run", "Run the selected pipeline and load its target", self.run_current, ["F5"])
         self.run_all_action = self._make_action("actionRunAll", "Run &all", "run-all",
                                                 "Run every pipeline, upstream pipelines first", self.run_all, ["Shift+F5"])
@@ -220,7 +224,7 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.add_connection_action)
         pipeline_menu = bar.addMenu("&Pipeline")
         pipeline_menu.setObjectName("menuPipeline")
-        for action in (self.validate_action, self.preview_action, self.run_action, self.run_all_action, self.stop_action):
+        for action in (self.validate_action, self.preview_action, self.plan_action, self.run_action, self.run_all_action, self.stop_action):
             pipeline_menu.addAction(action)
         self.pipeline_menu = pipeline_menu
         self.view_menu = bar.addMenu("&View")
@@ -241,7 +245,7 @@ class MainWindow(QMainWindow):
             toolbar.addAction(action)
             toolbar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)  # type: ignore[union-attr]
         toolbar.addSeparator()
-        for action in (self.validate_action, self.preview_action, self.run_action, self.run_all_action, self.stop_action):
+        for action in (self.validate_action, self.preview_action, self.plan_action, self.run_action, self.run_all_action, self.stop_action):
             toolbar.addAction(action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
@@ -310,11 +314,19 @@ class MainWindow(QMainWindow):
         self.scheduler.refused.connect(lambda why: self.show_status(f"The scheduler did not start: {why}"))
         self.scheduler.notified.connect(lambda title, text: self.show_status(f"{title}: {text}"))
         self.scheduler.event.connect(self._on_scheduled_event)
+        # Connected once; the explorer is rebuilt with each project.
+        self.scheduler.nextRunsChanged.connect(self._refresh_next_runs)
+        self.scheduler.runningChanged.connect(self._refresh_next_runs)
         self.pipeline_menu.addSeparator()
         self.pipeline_menu.addAction(self.scheduler_action)
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.scheduler_action)
         self.addAction(self.scheduler_action)
+
+    def _refresh_next_runs(self, *_args: object) -> None:
+        explorer = getattr(self, "explorer", None)
+        if explorer is not None:
+            explorer.refresh_next_runs()
 
     def _scheduler_switched(self, on: bool) -> None:
         self.scheduler_action.blockSignals(True)
@@ -329,6 +341,7 @@ class MainWindow(QMainWindow):
             panel = self.panels.get(key)
             if panel is not None and hasattr(panel, "handle_event"):
                 panel.handle_event(event)
+        self.pipeline_editor.handle_run_event(event)
         if isinstance(event, RunFinished):
             self.show_status(f"scheduled run of {describe_finished(event.record)}")
         self._update_actions()
@@ -360,7 +373,11 @@ class MainWindow(QMainWindow):
         self.pipeline_editor = PipelineEditor(document, self)
         self.problems_panel = ProblemsPanel(document, self, check_connections=self.check_connections)
         old_centre = self.centralWidget()
+        explorer_width = self.docks["explorer"].width() if self.isVisible() and old_centre is not None else 0
         self.setCentralWidget(self.pipeline_editor)
+        if explorer_width:
+            # A new central widget lets the docks take all the room it does not claim at once.
+            QTimer.singleShot(0, lambda: self.resizeDocks([self.docks["explorer"]], [explorer_width], Qt.Orientation.Horizontal))
         if old_centre is not None:
             self._retire_widget(old_centre)
         self._set_dock_widget("explorer", self.explorer)
@@ -380,6 +397,10 @@ class MainWindow(QMainWindow):
         self.explorer.newConnectionRequested.connect(self.add_connection)
         self.problems_panel.problemActivated.connect(self.go_to_problem)
         self.pipeline_editor.statusMessage.connect(self.show_status)
+        self.pipeline_editor.target_editor.planRequested.connect(self.plan_pipeline)
+        self.run_controller.event.connect(self.pipeline_editor.handle_run_event)
+        if self.scheduler is not None:
+            self.explorer.set_next_runs(self.scheduler.next_run_time, self.scheduler.is_running)
         preview = self.panels.get("preview")
         if preview is not None and hasattr(preview, "previewFinished"):
             preview.previewFinished.connect(self.pipeline_editor.rules_editor.handle_preview)
@@ -440,6 +461,7 @@ class MainWindow(QMainWindow):
         has_pipelines = bool(self.document.project.pipelines)
         self.run_action.setEnabled(current is not None and current not in running)
         self.preview_action.setEnabled(current is not None)
+        self.plan_action.setEnabled(current is not None and current not in running)
         self.run_all_action.setEnabled(has_pipelines)
         self.stop_action.setEnabled(bool(running))
         if hasattr(self, "explorer"):
@@ -613,6 +635,33 @@ class MainWindow(QMainWindow):
         self.docks["preview"].raise_()
         panel.refresh()
 
+    def plan_current(self) -> PlanDialog | None:
+        name = self.current_pipeline
+        if name is None:
+            self.show_status("Select a pipeline to plan its load.")
+            return None
+        return self.plan_pipeline(name)
+
+    def plan_pipeline(self, name: str) -> PlanDialog | None:
+        """Show what ``name``'s load would do, as the pipeline is edited now (saved or not)."""
+        running = self.run_controller.running() + (self.scheduler.running_pipelines() if self.scheduler is not None else [])
+        if name in running:
+            self.show_status(f"{name} is running: plan its load when the run has finished.")
+            return None
+        if self.document.path is None and self.document.pipeline(name).incremental is not None:
+            # Its watermark lives beside the project file, which does not exist yet.
+            self.show_status(f"{name} is incremental: save the project first, then plan its load.")
+            return None
+        dialog = PlanDialog(name, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.planFinished.connect(lambda plan: self.show_status(f"{name}: the load would do: {plan.summary()} (nothing committed)"))
+        dialog.planFailed.connect(lambda message: self.show_status(f"{name}: no plan — {message}"))
+        dialog.start(self.document.project, self.document.project_dir)
+        dialog.show()
+        self.plan_dialog = dialog
+        self.show_status(f"{name}: planning the load…")
+        return dialog
+
     def run_current(self) -> str | None:
         name = self.current_pipeline
         if name is None:
@@ -703,8 +752,18 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
+        self._default_layout_pending = True
         if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state)
+            self._default_layout_pending = not self.restoreState(state)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if getattr(self, "_default_layout_pending", False):
+            # Dock sizes asked for before the window has its size are lost (the explorer then
+            # takes all the room the editor does not need): the first layout is set once shown.
+            self._default_layout_pending = False
+            self.resizeDocks([self.docks["explorer"]], [290], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.docks[DATA_PANELS[0][0]]], [300], Qt.Orientation.Vertical)
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -83,3 +83,84 @@ def describe_target(project: Project, pipeline_name: str, project_dir: Path) -> 
         return LoadPlan(description, differences)
     finally:
         context.connections.dispose()
+
+
+# -- incremental loads: the watermark in the state database -------------------------------------
+
+def _watermarks(project: Project, project_dir: Path) -> tuple[object, object]:
+    from etl_studio.core.history import open_run_store
+    from etl_studio.core.history.watermarks import watermark_store_for
+
+    store = open_run_store(project.state_database, project_dir)
+    return store, watermark_store_for(store)
+
+
+def read_watermark(project: Project, pipeline_name: str, project_dir: Path) -> object:
+    """The pipeline's committed Watermark, or None when no run has set one yet."""
+    store, marks = _watermarks(project, project_dir)
+    try:
+        return marks.get(pipeline_name)  # type: ignore[attr-defined]
+    finally:
+        store.dispose()  # type: ignore[attr-defined]
+
+
+def reset_watermark(project: Project, pipeline_name: str, project_dir: Path) -> None:
+    store, marks = _watermarks(project, project_dir)
+    try:
+        marks.reset(pipeline_name)  # type: ignore[attr-defined]
+    finally:
+        store.dispose()  # type: ignore[attr-defined]
+
+
+def set_watermark(project: Project, pipeline_name: str, project_dir: Path, kind: str, text: str) -> object:
+    """Store ``text`` (checked and normalised as the command line does) as the watermark."""
+    from etl_studio.core.engine.incremental import format_watermark, parse_watermark
+
+    value = format_watermark(kind, parse_watermark(kind, text))  # type: ignore[arg-type]
+    store, marks = _watermarks(project, project_dir)
+    try:
+        return marks.set(pipeline_name, value)  # type: ignore[attr-defined]
+    finally:
+        store.dispose()  # type: ignore[attr-defined]
+
+
+# -- change data capture: the replication slot of a pg_cdc source -----------------------------
+
+@dataclass(frozen=True)
+class SlotState:
+    slot: str
+    status: object | None  # SlotStatus, or None when the slot does not exist
+    problem: str | None = None  # e.g. the wal_level message: why a slot cannot be created here
+
+
+def cdc_slot_state(project: Project, pipeline_name: str, project_dir: Path) -> SlotState:
+    from etl_studio.core.cdc.pipelines import cdc_source
+    from etl_studio.core.cdc.slots import check_wal_level
+    from etl_studio.core.errors import ConfigError
+
+    with cdc_source(project, pipeline_name, project_dir) as source:
+        status = source.slot_status()
+        problem = None
+        if status is None:
+            # Said before the analyst clicks Create slot, which would fail for this reason.
+            with source.engine().connect() as conn:
+                try:
+                    check_wal_level(conn)
+                except ConfigError as exc:
+                    problem = str(exc)
+        return SlotState(source.config.slot, status, problem)
+
+
+def cdc_create_slot(project: Project, pipeline_name: str, project_dir: Path) -> SlotState:
+    from etl_studio.core.cdc.pipelines import cdc_source
+
+    with cdc_source(project, pipeline_name, project_dir) as source:
+        return SlotState(source.config.slot, source.create_slot())
+
+
+def cdc_drop_slot(project: Project, pipeline_name: str, project_dir: Path) -> SlotState:
+    from etl_studio.core.cdc.pipelines import cdc_source
+
+    with cdc_source(project, pipeline_name, project_dir) as source:
+        source.drop_slot()
+        return SlotState(source.config.slot, None)

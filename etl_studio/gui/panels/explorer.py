@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHeaderView,
     QInputDialog,
     QMenu,
     QMessageBox,
@@ -19,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from etl_studio.core.errors import InvalidInputError
 from etl_studio.core.project.models import Connection, Pipeline, PluginSpec, Project
 from etl_studio.gui.icons import icon
 from etl_studio.gui.project_document import ProjectDocument
@@ -110,6 +114,19 @@ def pipelines_using(project: Project, connection: str) -> list[str]:
     ]
 
 
+def format_next_run(when: datetime, now: datetime | None = None) -> str:
+    """'today 14:00', 'tomorrow 02:00', 'Tue 02:00' or '2024-05-01 02:00', in local time."""
+    local = when.astimezone()
+    today = (now or datetime.now().astimezone()).astimezone().date()
+    if local.date() == today:
+        return f"today {local:%H:%M}"
+    if local.date() == today + timedelta(days=1):
+        return f"tomorrow {local:%H:%M}"
+    if today < local.date() < today + timedelta(days=7):
+        return f"{local:%a %H:%M}"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
 def connection_icon_name(connection: Connection) -> str:
     return "folder" if connection.url.startswith("file:") else "database"
 
@@ -128,6 +145,8 @@ class ProjectExplorer(QWidget):
         self.document = document
         self._running: set[str] = set()
         self._current: str | None = None
+        self._next_run_time: Callable[[str], datetime | None] | None = None
+        self._scheduler_on: Callable[[], bool] | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -170,8 +189,10 @@ class ProjectExplorer(QWidget):
         self.model = QStandardItemModel(self)
         self.tree = QTreeView(self)
         self.tree.setObjectName("explorerTree")
-        self.tree.setHeaderHidden(True)
         self.tree.setModel(self.model)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.tree.header().setStretchLastSection(False)
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
@@ -181,6 +202,69 @@ class ProjectExplorer(QWidget):
 
         document.changed.connect(self.refresh)
         self.refresh()
+
+    # -- the "Next run" column (the scheduler's; absent when the app has none)
+    def set_next_runs(self, next_run_time: Callable[[str], datetime | None], scheduler_on: Callable[[], bool]) -> None:
+        self._next_run_time = next_run_time
+        self._scheduler_on = scheduler_on
+        self.refresh_next_runs()
+
+    def next_run_text(self, name: str) -> tuple[str, str, bool]:
+        """(cell text, tooltip, muted) for the pipeline's next run."""
+        try:
+            pipeline = self.document.pipeline(name)
+        except InvalidInputError:
+            return "", "", True
+        schedule = pipeline.schedule
+        if schedule is None or not schedule.enabled:
+            return "—", "Not scheduled: set a schedule in the pipeline's Schedule tab", True
+        if name in self._running:
+            return "running", "Running now", False
+        when = self._next_run_time(name) if self._next_run_time is not None else None
+        if when is not None:
+            return format_next_run(when), f"Next scheduled run: {when.astimezone():%A %Y-%m-%d %H:%M:%S %Z}", False
+        if self._scheduler_on is not None and self._scheduler_on():
+            return "—", "Scheduled, but the scheduler has no next run for it (saved? the date passed?)", True
+        try:
+            from etl_studio.core.scheduling.triggers import next_fire_times
+
+            upcoming = next_fire_times(schedule, 1)
+        except Exception:  # noqa: BLE001 - the Schedule tab says what is wrong with it
+            upcoming = []
+        hint = "The scheduler is off: switch on Run on schedule in the toolbar"
+        if upcoming:
+            return (f"off · {format_next_run(upcoming[0])}",
+                    f"{hint}; it would run {upcoming[0].astimezone():%A %Y-%m-%d %H:%M}", True)
+        return "off", hint, True
+
+    def refresh_next_runs(self) -> None:
+        group = self._group_item("pipelines")
+        if group is None:
+            return
+        for row in range(group.rowCount()):
+            name_item, when_item = group.child(row, 0), group.child(row, 1)
+            if when_item is None or name_item.data(KIND_ROLE) != "pipeline":
+                continue
+            text, tip, muted = self.next_run_text(name_item.data(NAME_ROLE))
+            when_item.setText(text)
+            when_item.setToolTip(tip)
+            when_item.setForeground(colour("muted") if muted else self.palette().text())
+        self.tree.resizeColumnToContents(1)
+
+    def next_run_of(self, name: str) -> str:
+        """The text shown in the Next run column for ``name``."""
+        group = self._group_item("pipelines")
+        for row in range(group.rowCount() if group else 0):
+            if group.child(row, 0).data(NAME_ROLE) == name:  # type: ignore[union-attr]
+                return group.child(row, 1).text()  # type: ignore[union-attr]
+        raise KeyError(name)
+
+    def _group_item(self, key: str) -> QStandardItem | None:
+        for row in range(self.model.rowCount()):
+            item = self.model.item(row)
+            if item is not None and item.data(NAME_ROLE) == key:
+                return item
+        return None
 
     def _action(self, name: str, icon_name: str, text: str, tip: str, slot: Any) -> QAction:
         action = QAction(icon(icon_name), text, self)
@@ -193,7 +277,7 @@ class ProjectExplorer(QWidget):
     def refresh(self) -> None:
         project = self.document.project
         selected = self.selected()
-        self.model.clear()
+        self._clear_model()
         pipelines = self._group("Pipelines", "pipelines")
         for p in project.pipelines:
             item = QStandardItem(icon("running" if p.name in self._running else "pipeline"), p.name)
@@ -201,7 +285,11 @@ class ProjectExplorer(QWidget):
             item.setData(p.name, NAME_ROLE)
             item.setToolTip(p.description or f"Pipeline '{p.name}': {p.source.kind} → {p.target.kind}"
                             + (" (running)" if p.name in self._running else ""))
-            pipelines.appendRow(item)
+            when = QStandardItem("")
+            when.setData("pipeline", KIND_ROLE)
+            when.setData(p.name, NAME_ROLE)
+            when.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            pipelines.appendRow([item, when])
         if not project.pipelines:
             pipelines.appendRow(self._hint("No pipelines yet — click + to add one"))
         connections = self._group("Connections", "connections")
@@ -215,11 +303,31 @@ class ProjectExplorer(QWidget):
             connections.appendRow(self._hint("No connections yet — click + to add one"))
         self.model.appendRow(pipelines)
         self.model.appendRow(connections)
+        self.model.setHorizontalHeaderLabels(["Name", "Next run"])
+        self.model.setHeaderData(1, Qt.Orientation.Horizontal, "When the scheduler runs the pipeline next (local time)",
+                                 Qt.ItemDataRole.ToolTipRole)
+        for row in range(self.model.rowCount()):
+            group = self.model.item(row)
+            self.tree.setFirstColumnSpanned(row, QModelIndex(), True)
+            for child in range(group.rowCount()):
+                if group.child(child, 1) is None:  # hints and connections: one wide cell
+                    self.tree.setFirstColumnSpanned(child, group.index(), True)
         self.tree.expandAll()
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.refresh_next_runs()
         if selected and not self.select(*selected):
             self._current = None
             self.pipelineSelected.emit(None)
         self._update_actions()
+
+    def _clear_model(self) -> None:
+        # model.clear() frees the items in C++ behind the backs of their Python wrappers, which
+        # stay registered at the freed address: a later object there (a QAction) would come
+        # back as a stale QStandardItem. Taken rows are Python's, freed through their wrappers.
+        while self.model.rowCount():
+            for group in self.model.takeRow(0):
+                while group is not None and group.rowCount():
+                    group.takeRow(0)
 
     def _group(self, text: str, key: str) -> QStandardItem:
         item = QStandardItem(text)
@@ -245,7 +353,7 @@ class ProjectExplorer(QWidget):
             self.refresh()
 
     def selected(self) -> tuple[str, str] | None:
-        index = self.tree.currentIndex()
+        index = self.tree.currentIndex().siblingAtColumn(0)
         kind = index.data(KIND_ROLE)
         if kind in ("pipeline", "connection"):
             return kind, index.data(NAME_ROLE)
@@ -265,6 +373,7 @@ class ProjectExplorer(QWidget):
         return self.select("pipeline", name)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        current = current.siblingAtColumn(0)
         self._update_actions()
         if current.data(KIND_ROLE) == "pipeline":
             name = current.data(NAME_ROLE)
@@ -279,6 +388,7 @@ class ProjectExplorer(QWidget):
         self.duplicate_action.setEnabled(selected is not None and selected[0] == "pipeline")
 
     def _activated(self, index: QModelIndex) -> None:
+        index = index.siblingAtColumn(0)
         kind = index.data(KIND_ROLE)
         if kind == "connection":
             self.connectionActivated.emit(index.data(NAME_ROLE))

@@ -241,7 +241,7 @@ class HistoryPanel(QWidget):
 
         self.details_action = self._action("historyDetailsAction", "Details…", "Open the selected run's log, rule results and quarantined rows (Enter)", self.open_selected)
         self.rerun_action = self._action("historyRerunAction", "Re-run", "Run the selected run's pipeline again now", self.rerun_selected, "Ctrl+R")
-        self.refresh_action = self._action("historyRefreshAction", "Refresh", "Read the run history again", self.refresh, QKeySequence.StandardKey.Refresh)
+        self.refresh_action = self._action("historyRefreshAction", "Refresh", "Read the run history again (Ctrl+R)", self.refresh, "Ctrl+R")
 
         self.view = PlaceholderTableView(self)
         self.view.setObjectName("historyView")

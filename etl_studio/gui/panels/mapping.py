@@ -228,7 +228,7 @@ class MappingPanel(QWidget):
         self.unmap_action = self._action("unmapAction", "Unmap", "Clear what feeds the selected target columns (Delete)", self.unmap_selected)
         self.up_action = self._action("moveUpAction", "Move up", "Move the selected target column up (Alt+Up)", lambda: self.move_selected(-1), "Alt+Up")
         self.down_action = self._action("moveDownAction", "Move down", "Move the selected target column down (Alt+Down)", lambda: self.move_selected(1), "Alt+Down")
-        self.reload_action = self._action("reloadSourceColumnsAction", "Reload source columns", "Read the source columns again (after changing the source file or table)", lambda: self.load_source_columns(force=True), "F5")
+        self.reload_action = self._action("reloadSourceColumnsAction", "Reload source columns", "Read the source columns again (after changing the source file or table) (Ctrl+R)", lambda: self.load_source_columns(force=True), "Ctrl+R")
 
     def _build_ui(self) -> None:
         self.title = QLabel(self)
@@ -462,7 +462,7 @@ class MappingPanel(QWidget):
             return
         self._columns_worker = None
         self.source_model.set_columns([])
-        self.source_view.set_placeholder(f"Cannot read the source columns:\n{message}\n\nFix the source settings, then press F5.")
+        self.source_view.set_placeholder(f"Cannot read the source columns:\n{message}\n\nFix the source settings, then press Ctrl+R.")
         self._refresh_state()
         self.sourceColumnsLoaded.emit([])
 

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
 
+from etl_studio.core.engine.events import RunFinished
 from etl_studio.core.errors import InvalidInputError
 from etl_studio.gui.icons import icon
 from etl_studio.gui.panels.rules_editor import RulesEditor
@@ -121,6 +122,11 @@ class PipelineEditor(QWidget):
         self.rules_editor.set_columns([c.name for c in pipeline.mapping])
         scheduled = pipeline.schedule is not None and pipeline.schedule.enabled
         self.tabs.setTabText(5, "Schedule ✓" if scheduled else "Schedule")
+
+    def handle_run_event(self, event: object) -> None:
+        """Run events (manual and scheduled): a finished run may have moved the watermark shown."""
+        if isinstance(event, RunFinished):
+            self.source_editor.handle_run_finished(event.record.pipeline)
 
     def current_tab(self) -> str:
         return TABS[self.tabs.currentIndex()]

@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 import pandas as pd
+import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
@@ -73,6 +74,7 @@ class PreviewPanel(QWidget):
         self.pipeline_name: str | None = None
         self.result: Any = None
         self._worker: Worker | None = None
+        self._running: list[Worker] = []  # the current preview, for the destroyed hook
         self._started = 0.0
         self._stale = False
         self._last_inputs: Any = None
@@ -174,6 +176,9 @@ class PreviewPanel(QWidget):
             view.horizontalHeader().sectionClicked.connect(partial(self._header_clicked, view))
             view.selectionModel().currentRowChanged.connect(partial(self._sync_rows, view))
         document.changed.connect(self._on_document_changed)
+        # A deleted panel has no use for the preview still running: stop it. The hook holds the
+        # list, not the panel, whose Python half must not be touched once Qt deleted it.
+        self.destroyed.connect(partial(_cancel_all, self._running))
         self.set_pipeline(None)
 
     def _table(self, name: str, model: Any) -> PlaceholderTableView:
@@ -250,6 +255,7 @@ class PreviewPanel(QWidget):
         worker.signals.result.connect(self._finished)
         worker.signals.error.connect(self._failed)
         self._worker = worker
+        self._running[:] = [worker]
         self._started = time.monotonic()
         self.status.setText("Running the preview…")
         self.previewStarted.emit()
@@ -260,14 +266,20 @@ class PreviewPanel(QWidget):
         if self._worker is not None:
             self._worker.cancel()
             self._worker = None
+        self._running.clear()
 
     def _from_current_worker(self) -> bool:
+        # A result may arrive after the panel was deleted (another project opened, the window
+        # closed): its C++ half is gone, so nothing of it may be touched, sender() included.
+        if not shiboken6.isValid(self):
+            return False
         return self._worker is not None and self.sender() is self._worker.signals
 
     def _finished(self, result: Any) -> None:
         if not self._from_current_worker():
             return  # overtaken by a newer preview
         self._worker = None
+        self._running.clear()
         self.result = result
         self._show(result)
         self.previewFinished.emit(result)
@@ -276,6 +288,7 @@ class PreviewPanel(QWidget):
         if not self._from_current_worker():
             return
         self._worker = None
+        self._running.clear()
         self._show_problems([message])
         self.status.setText("The preview failed")
         self.previewFailed.emit(message)
@@ -382,6 +395,12 @@ class PreviewPanel(QWidget):
         super().showEvent(event)
         if self._stale:
             self.schedule_refresh(immediately=True)
+
+
+def _cancel_all(workers: list[Worker], *_destroyed: Any) -> None:
+    for worker in workers:
+        worker.cancel()
+    workers.clear()
 
 
 def _fit_columns(view: PlaceholderTableView) -> None:

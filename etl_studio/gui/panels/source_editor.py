@@ -22,12 +22,15 @@ from PySide6.QtWidgets import (
 )
 
 from etl_studio.core import plugins
+from etl_studio.core.cdc.pipelines import CDC_SOURCE_KIND
 from etl_studio.core.project.models import PluginSpec
 from etl_studio.core.sources.base import SourceColumn
 from etl_studio.gui.editors import ConfigForm, FormContext, create_editor
 from etl_studio.gui.editors.lookups import list_connection_tables, read_source_columns
 from etl_studio.gui.editors.pipeline_page import PipelinePage, WorkerSlot
 from etl_studio.gui.icons import icon
+from etl_studio.gui.panels.cdc_slot_box import CdcSlotBox
+from etl_studio.gui.panels.incremental_editor import IncrementalEditor
 from etl_studio.gui.project_document import ProjectDocument
 from etl_studio.gui.style import MARGIN, SPACING, empty_state, set_status, status_label
 
@@ -109,6 +112,22 @@ class SourceEditor(PipelinePage):
         self.form_area.setObjectName("sourceFormArea")
         self.form_area.setWidgetResizable(True)
         self.form_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        # One holder for the scroll area's lifetime: the kind's form is swapped inside it, the
+        # incremental and replication-slot groups below it stay.
+        holder = QWidget()
+        holder.setObjectName("sourceFormHolder")
+        self.holder_layout = QVBoxLayout(holder)
+        self.holder_layout.setContentsMargins(0, 0, 0, 0)
+        self.form_slot = QWidget(holder)
+        self.form_slot_layout = QVBoxLayout(self.form_slot)
+        self.form_slot_layout.setContentsMargins(0, 0, 0, 0)
+        self.holder_layout.addWidget(self.form_slot)
+        self.incremental_editor = IncrementalEditor(document, holder)
+        self.holder_layout.addWidget(self.incremental_editor)
+        self.cdc_box = CdcSlotBox(document, holder)
+        self.holder_layout.addWidget(self.cdc_box)
+        self.holder_layout.addStretch(1)
+        self.form_area.setWidget(holder)
         splitter.addWidget(self.form_area)
 
         columns_box = QWidget(splitter)
@@ -142,8 +161,10 @@ class SourceEditor(PipelinePage):
         self.columns_stack.addWidget(self.columns_view)
         columns_layout.addWidget(self.columns_stack)
         splitter.addWidget(columns_box)
-        splitter.setStretchFactor(0, 1)
+        # The settings (with the incremental or slot group under them) get the larger part.
+        splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([600, 400])
         layout.addWidget(splitter, 1)
 
         self._refresh_timer = QTimer(self)
@@ -166,6 +187,13 @@ class SourceEditor(PipelinePage):
         else:
             self.form.context.connections = [c.name for c in self.document.project.connections]
             self.form.set_config(spec.config)
+        # A CDC source resumes from its replication slot, never from a watermark.
+        cdc = spec.kind == CDC_SOURCE_KIND
+        self.incremental_editor.setVisible(not cdc or pipeline.incremental is not None)
+        self.incremental_editor.set_pipeline(pipeline.name)
+        self.cdc_box.setVisible(cdc)
+        if self.cdc_box.pipeline_name != pipeline.name:
+            self.cdc_box.set_pipeline(pipeline.name)  # later edits of the slot ask the server after a pause
         self._refresh_timer.start()
 
     def _context(self) -> FormContext:
@@ -176,26 +204,28 @@ class SourceEditor(PipelinePage):
         )
 
     def _build_form(self, spec: PluginSpec) -> None:
+        old = self.form_slot
+        self.form_slot = QWidget(self.form_area.widget())
+        slot_layout = QVBoxLayout(self.form_slot)
+        slot_layout.setContentsMargins(0, 0, 0, 0)
+        self.holder_layout.replaceWidget(old, self.form_slot)
+        old.hide()
+        old.deleteLater()
         if spec.kind not in plugins.sources:
             self.form = None
             self._form_key = None
-            self.form_area.setWidget(empty_state(f"Unknown source kind '{spec.kind}': choose one above.", "sourceUnknownKind"))
+            slot_layout.addWidget(empty_state(f"Unknown source kind '{spec.kind}': choose one above.", "sourceUnknownKind"))
             return
         self.form = create_editor("source", spec.kind, spec.config, self._context())
         self.form.configChanged.connect(self._config_edited)
         self._form_key = (self.pipeline_name or "", spec.kind)
-        holder = QWidget()
-        holder_layout = QVBoxLayout(holder)
-        holder_layout.setContentsMargins(0, 0, 0, 0)
         description = plugins.sources.get(spec.kind).description
         if description:
-            hint = QLabel(description, holder)
+            hint = QLabel(description, self.form_slot)
             hint.setObjectName("sourceDescription")
             hint.setWordWrap(True)
-            holder_layout.addWidget(hint)
-        holder_layout.addWidget(self.form)
-        holder_layout.addStretch(1)
-        self.form_area.setWidget(holder)
+            slot_layout.addWidget(hint)
+        slot_layout.addWidget(self.form)
 
     # -- editing
     def _kind_chosen(self, index: int) -> None:
@@ -225,6 +255,7 @@ class SourceEditor(PipelinePage):
         pipeline = self.pipeline()
         if pipeline is None:
             return
+        self.cdc_box.refresh(force=force)
         key = (pipeline.name, pipeline.source, tuple(self.document.project.connections), str(self.document.project_dir))
         if key == self._columns_key and not force:
             return
@@ -238,6 +269,7 @@ class SourceEditor(PipelinePage):
 
     def _show_columns(self, columns: list[SourceColumn], error: str) -> None:
         self.columns_model.set_columns(columns)
+        self.incremental_editor.set_columns(columns)
         self.columns_stack.setCurrentIndex(1 if columns else 0)
         if error:
             set_status(self.columns_status, "error", f"Cannot read the source: {error}")
@@ -257,6 +289,10 @@ class SourceEditor(PipelinePage):
                 self.form.set_table_choices(tables)
 
         self._tables_slot.start(fn, done, lambda message: set_status(self.columns_status, "error", f"Cannot list tables: {message}"))
+
+    def handle_run_finished(self, pipeline: str) -> None:
+        """A run ended: its commit may have moved the watermark shown here."""
+        self.incremental_editor.handle_run_finished(pipeline)
 
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns_model.columns]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from etl_studio.core import plugins
+from etl_studio.core.cdc.pipelines import cdc_problems
 from etl_studio.core.project.models import PluginSpec
 from etl_studio.gui.editors import ConfigForm, FormContext, create_editor
 from etl_studio.gui.editors.lookups import LoadPlan, describe_target, list_connection_tables
@@ -32,6 +33,8 @@ DESCRIBE_DELAY_MS = 400
 
 
 class TargetEditor(PipelinePage):
+    planRequested = Signal(str)  # pipeline name: the window runs the plan and shows it
+
     def __init__(self, document: ProjectDocument, parent: QWidget | None = None) -> None:
         super().__init__(document, parent)
         self.setObjectName("targetEditor")
@@ -55,6 +58,8 @@ class TargetEditor(PipelinePage):
         self.kind_combo.activated.connect(lambda i: self.set_kind(self.kind_combo.itemData(i)))
         top.addRow("Load into", self.kind_combo)
         layout.addLayout(top)
+        self.cdc_warning = status_label("targetCdcWarning", self)
+        layout.addWidget(self.cdc_warning)
 
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.setObjectName("targetSplitter")
@@ -78,6 +83,12 @@ class TargetEditor(PipelinePage):
         self.plan_refresh.setToolTip("Look at the target table again (after it changed in the database)")
         self.plan_refresh.clicked.connect(lambda: self.describe(force=True))
         header.addWidget(self.plan_refresh)
+        self.plan_button = QPushButton(icon("preview"), "Plan load…", plan_box)
+        self.plan_button.setObjectName("targetPlanLoad")
+        self.plan_button.setToolTip("Run the pipeline up to the load and show what it would insert, update, expire and delete; "
+                                    "nothing is committed (F8)")
+        self.plan_button.clicked.connect(lambda: self.planRequested.emit(self.pipeline_name) if self.pipeline_name else None)
+        header.addWidget(self.plan_button)
         plan_layout.addLayout(header)
         self.plan_status = status_label("targetPlanStatus", plan_box)
         plan_layout.addWidget(self.plan_status)
@@ -108,6 +119,10 @@ class TargetEditor(PipelinePage):
             self._build_form(spec)
         else:
             self.form.set_config(spec.config)
+        if self.form is not None and pipeline.mapping:
+            self.form.set_columns([c.name for c in pipeline.mapping])
+        problems = [message for part, message in cdc_problems(pipeline) if part == "target"]
+        set_status(self.cdc_warning, "warning" if problems else "", "; ".join(problems))
         self._describe_timer.start()
 
     def _build_form(self, spec: PluginSpec) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QDragEnterEvent, QDropEvent, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -541,8 +541,35 @@ class MainWindow(QMainWindow):
         self._install_document(ProjectDocument(project, path, self))
         self._remember_recent(path)
         self.show_status(f"Opened {path}")
+        self._settle_unfinished_runs(project, path.parent)
         self.projectOpened.emit(str(path))
         return True
+
+    def _settle_unfinished_runs(self, project: Project, project_dir: Path) -> None:
+        """Runs a crashed process left 'running' are settled from the targets' control tables (DESIGN §2.5)."""
+        from etl_studio.gui.workers import Worker
+
+        def settle() -> int:
+            from etl_studio.core.engine.reconcile import reconcile_runs
+            from etl_studio.core.history import open_run_store
+
+            store = open_run_store(project.state_database, project_dir)
+            try:
+                return len(reconcile_runs(project, project_dir, store))
+            finally:
+                store.dispose()
+
+        worker = Worker(settle, wants_report=False, wants_cancel=False)
+        worker.signals.result.connect(self._unfinished_runs_settled)
+        self._settle_worker = worker  # kept alive until it has run
+        QThreadPool.globalInstance().start(worker)
+
+    def _unfinished_runs_settled(self, count: int) -> None:
+        if count:
+            self.show_status(f"{count} run(s) left unfinished by a stopped process were settled (see Run history)")
+            history = self.panels.get("history")
+            if history is not None and hasattr(history, "refresh"):
+                history.refresh()
 
     def save(self) -> bool:
         if self.document.path is None:

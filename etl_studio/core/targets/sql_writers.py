@@ -5,10 +5,14 @@ from __future__ import annotations
 import io
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql as mysql_dialect
@@ -23,6 +27,8 @@ from etl_studio.core.targets.arrow_types import chunk_to_arrow
 ROW_NUMBER_KEY = "__row"
 ROW_NUMBER_COLUMN = "__etl_studio_row"
 _COPY_READ_SIZE = 1 << 18  # bytes psycopg2 hands to the server per call; larger = fewer round trips
+SLICE_ROWS = 2_000  # rows turned into Python values at once: short GIL holds, still big batches
+_DBAPI_DIALECTS = ("sqlite", "mysql")  # whose drivers take tuples/dicts straight from us
 
 
 def copy_from_stdin_sql(dialect: Dialect, table: sa.Table, column_names: list[str]) -> str:
@@ -149,11 +155,14 @@ class PostgresCopyWriter(ChunkWriter):
 
 
 class ExecuteManyWriter(ChunkWriter):
-    """Bound parameters through executemany (PyMySQL batches them into multi-row INSERTs)."""
+    """Bound parameters through the driver's executemany, one prepared INSERT for the whole load
+    (sqlite3 steps one statement; PyMySQL batches the rows into multi-row INSERTs)."""
 
     def __init__(self, conn: Connection, table: sa.Table, columns: list[TargetColumn], mode: str, keys: list[str]) -> None:
         super().__init__(conn, table, columns, mode, keys)
         self.statement = self._statement()
+        self._prepared: tuple[str, list[str], list[Callable[[pa.ChunkedArray], list[Any]]]] | None = None
+        self._named = False
 
     def _statement(self) -> sa.Insert:
         dialect_name = self.conn.dialect.name
@@ -179,10 +188,110 @@ class ExecuteManyWriter(ChunkWriter):
         arrow = self.to_arrow(chunk)
         if arrow.num_rows == 0:
             return 0
-        # Arrow gives exact Python values: Decimal, date, datetime, None for NULL.
-        rows = arrow.to_pylist()
-        self.conn.execute(self.statement, rows)
+        if self.conn.dialect.name not in _DBAPI_DIALECTS:
+            # Arrow gives exact Python values: Decimal, date, datetime, None for NULL.
+            for start in range(0, arrow.num_rows, SLICE_ROWS):
+                self.conn.execute(self.statement, arrow.slice(start, SLICE_ROWS).to_pylist())
+            return arrow.num_rows
+        if self._prepared is None:
+            self._prepared = self._prepare_dbapi()
+        sql, keys, processors = self._prepared
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        positions = {name: index for index, name in enumerate(self.field_names)}
+        order = [positions[key] for key in keys]
+        cursor = raw.cursor()
+        try:
+            # A slice at a time: converting a whole chunk to Python objects holds the GIL for
+            # hundreds of milliseconds, which freezes the app's window while a run loads.
+            for start in range(0, arrow.num_rows, SLICE_ROWS):
+                part = arrow.slice(start, SLICE_ROWS)
+                columns = []
+                for index in order:
+                    columns.append(processors[index](part.column(index)))
+                if self._named:
+                    cursor.executemany(sql, [dict(zip(keys, row)) for row in zip(*columns)])
+                else:
+                    cursor.executemany(sql, list(zip(*columns)))
+        except Exception as exc:
+            dbapi = self.conn.dialect.dbapi
+            if dbapi is None or not isinstance(exc, dbapi.Error):
+                raise
+            # Wrapped as SQLAlchemy's execute would (IntegrityError, OperationalError ...), for
+            # the dead-letter split and the session's translation.
+            raise sa.exc.DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=self.conn.dialect) from exc
+        finally:
+            cursor.close()
         return arrow.num_rows
+
+    def _prepare_dbapi(self) -> tuple[str, list[str], list[Callable[[pa.ChunkedArray], list[Any]]]]:
+        """The INSERT as the driver takes it (compiled once by SQLAlchemy, identifiers quoted by the
+        dialect), the bound field keys in placeholder order, and per field how its Arrow values
+        become the driver's: exactly what SQLAlchemy's bind processors would have sent."""
+        dialect = self.conn.dialect
+        compiled = self.statement.compile(dialect=dialect)
+        by_key = {column.key: column for column in self.table.columns}
+        if dialect.positional:
+            keys = list(compiled.positiontup or [])
+            self._named = False
+        else:
+            keys = [key for key in compiled.bind_names.values() if key in by_key]
+            self._named = True
+        unknown = [key for key in keys if key not in by_key]
+        if unknown:
+            raise AssertionError(f"unexpected bound parameters {unknown} in the INSERT")
+        converters = [_converter(by_key[key].type, dialect) for key in self.field_names]
+        return compiled.string, keys, converters
+
+
+# SQLite stores dates and datetimes as text in SQLAlchemy's default formats, which are Arrow's
+# ISO text casts exactly (checked over years 1..9999); outside Python's range the values go
+# the slow way and fail there as before.
+_SQLITE_DATE_FORMAT = "%(year)04d-%(month)02d-%(day)02d"
+_SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+_PY_DATE_RANGE = (pa.scalar(date(1, 1, 1), pa.date32()), pa.scalar(date(9999, 12, 31), pa.date32()))
+_PY_DATETIME_RANGE = (pa.scalar(datetime(1, 1, 1), pa.timestamp("us")), pa.scalar(datetime(9999, 12, 31, 23, 59, 59, 999999), pa.timestamp("us")))
+
+
+def _converter(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> Callable[[pa.ChunkedArray], list[Any]]:
+    """Arrow values -> the values SQLAlchemy would bind for ``type_`` on ``dialect``."""
+    impl = type_.dialect_impl(dialect)
+    process = impl.bind_processor(dialect)
+    if process is None:
+        return lambda values: values.to_pylist()
+
+    def processed(values: pa.ChunkedArray) -> list[Any]:
+        return [process(value) for value in values.to_pylist()]
+
+    if dialect.name != "sqlite":
+        return processed
+    storage = getattr(impl, "_storage_format", None)
+    if isinstance(impl, sa.DateTime) and storage == _SQLITE_DATETIME_FORMAT:
+        return _as_text_within(_PY_DATETIME_RANGE, pa.timestamp("us"), processed)
+    if isinstance(impl, sa.Date) and storage == _SQLITE_DATE_FORMAT:
+        return _as_text_within(_PY_DATE_RANGE, pa.date32(), processed)
+    if isinstance(impl, sa.Numeric) and not isinstance(impl, sa.Float):
+        # SQLite binds a Decimal as float(Decimal): correctly rounded, as float() of its exact text.
+        def decimals(values: pa.ChunkedArray) -> list[Any]:
+            if not pa.types.is_decimal(values.type):
+                return processed(values)
+            return [None if text is None else float(text) for text in pc.cast(values, pa.string()).to_pylist()]
+
+        return decimals
+    return processed
+
+
+def _as_text_within(bounds: tuple[pa.Scalar, pa.Scalar], arrow_type: pa.DataType,
+                    slow: Callable[[pa.ChunkedArray], list[Any]]) -> Callable[[pa.ChunkedArray], list[Any]]:
+    def convert(values: pa.ChunkedArray) -> list[Any]:
+        if not values.type.equals(arrow_type):
+            return slow(values)
+        low, high = pc.min_max(values).values()
+        if low.is_valid and (pc.less(low, bounds[0]).as_py() or pc.greater(high, bounds[1]).as_py()):
+            return slow(values)
+        return pc.cast(values, pa.string()).to_pylist()
+
+    return convert
 
 
 def writer_for(conn: Connection, table: sa.Table, columns: list[TargetColumn], mode: str, keys: list[str]) -> ChunkWriter:

@@ -253,12 +253,22 @@ def take_screenshots(outdir: Path, project_file: Path) -> list[str]:
     # The data panels get most of the height for their own pictures.
     from PySide6.QtCore import Qt
 
-    window.resizeDocks([window.docks["preview"]], [560], Qt.Orientation.Vertical)
-
     preview = window.panels.get("preview")
     if name is not None and preview is not None and hasattr(preview, "previewFinished"):
         window.preview()
         _wait(preview.previewFinished, 60000)
+    # The preview's own picture: its dock gets most of the height, the Source tab the rest,
+    # and a column with violations is selected so its profile shows.
+    window.pipeline_editor.show_tab("source")
+    _settle()
+    window.resizeDocks([window.docks["preview"]], [620], Qt.Orientation.Vertical)
+    if preview is not None and hasattr(preview, "profile_column"):
+        model = preview.transformed_view.model()
+        columns = [str(c) for c in getattr(model, "frame", {}).columns] if hasattr(model, "frame") else []
+        if "customer_email" in columns:
+            column = columns.index("customer_email")
+            preview.profile_column(preview.transformed_view, column)
+            preview.transformed_view.scrollTo(model.index(0, column))
     shoot("preview.png")
 
     history = window.panels.get("history")

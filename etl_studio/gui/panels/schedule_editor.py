@@ -15,12 +15,14 @@ from PySide6.QtWidgets import (
     QDateTimeEdit,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -70,9 +72,16 @@ class ScheduleEditor(PipelinePage):
 
         self.empty = empty_state("Select a pipeline to schedule it.", "scheduleEmpty", self)
         layout.addWidget(self.empty)
-        self.body = QWidget(self)
+        # In a scroll area: the form is tall, and it must not make every other tab as tall
+        # (the pipeline editor's height is the largest of its tabs' minimum heights).
+        self.scroll = QScrollArea(self)
+        self.scroll.setObjectName("scheduleScroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.body = QWidget(self.scroll)
         self.body.setObjectName("scheduleBody")
-        layout.addWidget(self.body)
+        self.scroll.setWidget(self.body)
+        layout.addWidget(self.scroll)
         body = QVBoxLayout(self.body)
         body.setContentsMargins(0, 0, 0, 0)
         body.setSpacing(SPACING)
@@ -205,6 +214,7 @@ class ScheduleEditor(PipelinePage):
     def reload(self) -> None:
         pipeline = self.pipeline()
         self.empty.setVisible(pipeline is None)
+        self.scroll.setVisible(pipeline is not None)
         self.body.setVisible(pipeline is not None)
         if pipeline is None:
             return

@@ -19,7 +19,7 @@ from etl_studio.core.connections import describe_url, explain_db_error
 from etl_studio.core.errors import ConfigError, ConnectionFailedError, DataError, InvalidInputError, TransientError
 from etl_studio.core.plugin_base import PluginConfig
 from etl_studio.core.plugins import sources
-from etl_studio.core.sources._frames import unique_names, values_to_series
+from etl_studio.core.sources._frames import pandas_dtype_for, unique_names, values_to_series
 from etl_studio.core.sources.base import Source
 from etl_studio.core.types import MAX_DECIMAL_PRECISION
 
@@ -91,13 +91,18 @@ class SqlTableSource(Source):
         chunk_size = max(1, chunk_size)
         engine = self.engine()
         conn = self._connect(engine)
-        exhausted = False
+        exhausted = copying = False
         opened: sa.CursorResult[Any] | None = None
         # A query's own ORDER BY is lost once wrapped as a subquery (MariaDB drops it), so a
         # query is wrapped only for an explicit order_by; else we cut rows and columns here.
         here = bool(self.config.query) and not self.config.order_by
         try:
             statement, params, arrow_types = self._statement(conn, None if here else limit)
+            copy = _PostgresCopyReader.prepare(conn, statement, params, arrow_types) if not here else None
+            if copy is not None:
+                copying = True
+                exhausted = yield from copy.chunks(chunk_size, self.context.check_cancelled, self._failure)
+                return
             # A server-side cursor: memory holds one chunk, not the whole result.
             streaming = conn.execution_options(stream_results=True, max_row_buffer=chunk_size)
             try:
@@ -130,6 +135,8 @@ class SqlTableSource(Source):
                 frame = _frame([], names, types, 0)
                 yield frame[keep] if keep else frame
         finally:
+            if not exhausted and copying:
+                conn.invalidate()  # a COPY stopped half way leaves the connection in the middle of it
             if not exhausted and conn.dialect.name in ("mysql", "mariadb"):
                 # Closing an unfinished streaming result makes PyMySQL read every remaining
                 # row first; dropping the connection ends it at once.
@@ -344,6 +351,192 @@ def _frame(rows: Sequence[Any], names: list[str], types: list[pa.DataType | None
     frame = pd.DataFrame({name: values_to_series(list(values), arrow_type) for name, values, arrow_type in zip(names, columns, types)})
     frame.index = pd.RangeIndex(start, start + len(rows))
     return frame
+
+
+# Result columns (type OIDs) that COPY's CSV text gives back exactly, as the Arrow type the
+# source reads them as: integers, numeric, booleans, dates (ISO), text, floats (shortest exact).
+_COPY_OIDS: dict[int, tuple[str, ...]] = {
+    20: ("int64",), 21: ("int64",), 23: ("int64",), 1700: ("decimal",), 16: ("bool",), 1082: ("date32[day]",),
+    25: ("string",), 1043: ("string",), 1042: ("string",), 700: ("double",), 701: ("double",),
+}
+_COPY_QUEUE = 1  # chunks read ahead of the one being turned into a frame
+
+
+class _Stopped(Exception):
+    """The reader of a COPY went away: end the COPY."""
+
+
+class _PostgresCopyReader:
+    """PostgreSQL: the SELECT streamed as ``COPY (SELECT ...) TO STDOUT (FORMAT csv)`` and parsed by
+    Arrow, a chunk at a time, instead of a Python tuple per row through a server-side cursor.
+
+    Only for results whose every column comes back exactly from CSV text (see ``_COPY_OIDS``);
+    a value Arrow cannot read (a NaN numeric, an infinite date) goes through psycopg2's own
+    converter for that column, so the frame is the one the cursor would have given.
+    """
+
+    def __init__(self, conn: Connection, sql: str, names: list[str], types: list[pa.DataType | None], oids: list[int]) -> None:
+        self.conn, self.sql, self.names, self.types, self.oids = conn, sql, names, types, oids
+
+    @classmethod
+    def prepare(cls, conn: Connection, statement: sa.Executable, params: dict[str, Any],
+                arrow_types: dict[str, pa.DataType | None]) -> _PostgresCopyReader | None:
+        if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg2" or not arrow_types:
+            return None
+        compiled = statement.compile(dialect=conn.dialect)
+        processors = getattr(compiled, "_bind_processors", {})
+        values = {**compiled.params, **params}
+        values = {name: processors[name](value) if name in processors else value for name, value in values.items()}
+        raw = conn.connection.dbapi_connection
+        if raw is None or getattr(raw, "encoding", "") not in ("UTF8", "UNICODE"):
+            return None
+        with raw.cursor() as cursor:
+            # Values bound by psycopg2 itself, exactly as execute() would send them.
+            select = cursor.mogrify(compiled.string, values).decode("utf-8")
+            cursor.execute("select current_setting('DateStyle'), current_setting('extra_float_digits')::int")
+            date_style, float_digits = cursor.fetchone()
+            cursor.execute("select * from (" + select + ") as etl_studio_copy limit 0")
+            described = [(column.name, column.type_code) for column in cursor.description or []]
+        names = [name for name, _ in described]
+        if len(set(names)) != len(names) or set(names) != set(arrow_types):
+            return None
+        types = [arrow_types[name] for name in names]
+        oids = [int(oid) for _, oid in described]
+        for oid, arrow_type in zip(oids, types):
+            if arrow_type is None or oid not in _COPY_OIDS or not str(arrow_type).startswith(_COPY_OIDS[oid]):
+                return None
+            if oid == 1082 and not str(date_style).upper().startswith("ISO"):
+                return None
+            if oid in (700, 701) and float_digits < 1:
+                return None  # the text would round the value
+        return cls(conn, "COPY (" + select + ") TO STDOUT WITH (FORMAT csv, ENCODING 'UTF8')", names, types, oids)
+
+    def chunks(self, chunk_size: int, check_cancelled: Any, failure: Any) -> Iterator[pd.DataFrame]:
+        """The frames; returns True once the COPY ran to its end."""
+        import queue
+        import threading
+
+        pieces: queue.Queue[Any] = queue.Queue(maxsize=_COPY_QUEUE)
+        stop = threading.Event()
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+
+        def offer(item: Any) -> None:
+            while not stop.is_set():
+                try:
+                    pieces.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            raise _Stopped
+
+        class Sink:
+            """psycopg2 writes one row per call; every chunk_size rows go to the reader as one buffer."""
+
+            def __init__(self) -> None:
+                self.rows: list[bytes] = []
+
+            def write(self, row: bytes) -> None:
+                self.rows.append(row)
+                if len(self.rows) >= chunk_size:
+                    rows, self.rows = self.rows, []
+                    offer((len(rows), b"".join(rows)))
+
+        def produce() -> None:
+            sink = Sink()
+            try:
+                with raw.cursor() as cursor:
+                    cursor.copy_expert(self.sql, sink)
+                if sink.rows:
+                    offer((len(sink.rows), b"".join(sink.rows)))
+                offer(None)
+            except _Stopped:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+                try:
+                    offer(exc)
+                except _Stopped:
+                    pass
+
+        producer = threading.Thread(target=produce, name="etl-studio-copy-out", daemon=True)
+        producer.start()
+        start = 0
+        try:
+            while True:
+                item = pieces.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    dbapi = self.conn.dialect.dbapi
+                    # psycopg2 may report a connection lost during COPY as a SystemError caused by it.
+                    error: BaseException | None = item
+                    while error is not None and not (dbapi is not None and isinstance(error, dbapi.Error)):
+                        error = error.__cause__ or error.__context__
+                    if error is not None and dbapi is not None:
+                        wrapped = sa.exc.DBAPIError.instance(self.sql, None, error, dbapi.Error, dialect=self.conn.dialect)
+                        if self.conn.dialect.is_disconnect(error, raw, None):
+                            wrapped.connection_invalidated = True
+                        raise failure(wrapped, f"reading failed after {start} rows") from None
+                    raise item
+                count, data = item
+                check_cancelled()
+                frame = self._frame(data, count, start, raw)
+                yield frame
+                start += count
+            if start == 0:
+                yield _frame([], self.names, self.types, 0)
+            return True
+        finally:
+            stop.set()
+            producer.join()
+
+    def _frame(self, data: bytes, count: int, start: int, raw: Any) -> pd.DataFrame:
+        import io
+
+        import pyarrow.csv as pacsv
+        import pyarrow.compute as pc
+
+        fields = [f"c{index}" for index in range(len(self.names))]
+        table = pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=fields),
+            # NULL is an unquoted empty field and '' a quoted one: they stay apart.
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types={f: pa.string() for f in fields}, null_values=[""],
+                                                 strings_can_be_null=True, quoted_strings_can_be_null=False),
+        )
+        if table.num_rows != count:
+            raise DataError(f"COPY gave {count} rows but {table.num_rows} were read")  # never expected
+        columns: dict[str, pd.Series] = {}
+        for name, field, arrow_type, oid in zip(self.names, fields, self.types, self.oids):
+            texts = table.column(field)
+            try:
+                if oid == 16:
+                    array = pc.equal(texts, "t")
+                elif pa.types.is_string(arrow_type):
+                    array = texts
+                else:
+                    array = pc.cast(texts, arrow_type)
+                columns[name] = _typed_series(array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                # What the server cursor would have given: psycopg2's value, then the same typing.
+                import psycopg2.extensions
+
+                caster = psycopg2.extensions.string_types[oid]
+                with raw.cursor() as cursor:
+                    values = [None if text is None else caster(text, cursor) for text in texts.to_pylist()]
+                columns[name] = values_to_series(values, arrow_type)
+        frame = pd.DataFrame(columns)
+        frame.index = pd.RangeIndex(start, start + count)
+        return frame
+
+
+def _typed_series(array: pa.Array) -> pd.Series:
+    """As ``values_to_series`` types an Arrow array of the source's declared type."""
+    dtype = pandas_dtype_for(array.type)
+    if dtype is None:
+        return array.to_pandas()
+    return pd.Series(array.to_pandas(types_mapper=lambda _t: dtype))
 
 
 def _abandon(result: sa.CursorResult[Any] | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -39,6 +40,7 @@ from etl_studio.core.targets.sql_writers import copy_from_stdin_sql, truncate_sq
 from etl_studio.core.types import parse_type
 
 UPSERT_DIALECTS = ("postgresql", "mysql", "sqlite")
+_INSPECTION_REUSE_SECONDS = 5.0  # schema_differences() then open(), as a run does; never a stale look much later
 EXECUTIONS_TABLE = "etl_studio_executions"
 # Lock waits and deadlocks end a transaction but succeed when tried again.
 _TRANSIENT_MESSAGE = re.compile(r"deadlock|lock wait timeout|database is locked|could not serialize", re.IGNORECASE)
@@ -386,10 +388,10 @@ class SqlTableTarget(Target):
             found.append(f"mode {self.config.mode} needs SQLite 3.33 or newer (UPDATE ... FROM); this is {sqlite3.sqlite_version}")
         return found
 
-    def _compare(self, inspector: sa.Inspector, dialect: Dialect, columns: list[TargetColumn]) -> list[tuple[str, bool]]:
+    def _compare(self, inspector: sa.Inspector, dialect: Dialect, columns: list[TargetColumn], *, exists: bool | None = None) -> list[tuple[str, bool]]:
         """Differences between the existing table and the table columns, each flagged True if a load would fail."""
         table, schema = self.config.table, self.config.schema_name
-        if not inspector.has_table(table, schema=schema):
+        if not (inspector.has_table(table, schema=schema) if exists is None else exists):
             return []
         # PostgreSQL compares identifiers exactly; MySQL/MariaDB and SQLite ignore case.
         fold = (lambda name: name) if dialect.name == "postgresql" else str.casefold
@@ -472,13 +474,32 @@ class SqlTableTarget(Target):
         except ConfigError as exc:
             problems.append(str(exc))
             return problems
+        table_columns = self.table_columns(columns)
         with self._connect(engine) as conn:
             try:
-                problems += [line for line, _blocking in self._compare(sa.inspect(conn), conn.dialect, self.table_columns(columns))]
-                problems += self._partition_problems(conn)
+                inspector = sa.inspect(conn)
+                exists = inspector.has_table(self.config.table, schema=self.config.schema_name)
+                compared = self._compare(inspector, conn.dialect, table_columns, exists=exists)
+                partitioning = self._partition_problems(conn) if exists else []
+                # open() follows at once in a run: it takes these instead of inspecting the table again.
+                self._inspected = (_columns_key(table_columns), compared if exists else None, partitioning, time.monotonic())
+                problems += [line for line, _blocking in compared]
+                problems += partitioning
             except sa.exc.DBAPIError as exc:
                 raise translate_error(exc, what=f"reading table {self.label}", dialect=conn.dialect) from exc
         return problems
+
+    def _blocking_problems(self, inspector: sa.Inspector, conn: Connection, table_columns: list[TargetColumn]) -> list[str]:
+        """What stops a load into the existing table: from schema_differences() just before, if it
+        looked at these columns (once), else inspected now."""
+        inspected, self._inspected = getattr(self, "_inspected", None), None
+        if (inspected is not None and inspected[0] == _columns_key(table_columns) and inspected[1] is not None
+                and time.monotonic() - inspected[3] < _INSPECTION_REUSE_SECONDS):
+            compared, partitioning = inspected[1], inspected[2]
+        else:
+            compared = self._compare(inspector, conn.dialect, table_columns, exists=True)
+            partitioning = self._partition_problems(conn)
+        return [line for line, stops in compared if stops] + partitioning
 
     def _strategy(self, conn: Connection, table: sa.Table, columns: list[TargetColumn], mapped: list[TargetColumn], load_time: datetime) -> TableLoad:
         """The strategy object for the configured mode, on an open transaction."""
@@ -673,8 +694,7 @@ class SqlTableTarget(Target):
                 inspector = sa.inspect(conn)
                 exists = inspector.has_table(self.config.table, schema=self.config.schema_name)
                 if exists:
-                    blocking = [line for line, stops in self._compare(inspector, dialect, table_columns) if stops]
-                    blocking += self._partition_problems(conn)
+                    blocking = self._blocking_problems(inspector, conn, table_columns)
                     if blocking:
                         raise ConfigError(f"target {self.label} does not fit the mapping: " + "; ".join(blocking))
                 elif not self.config.create_if_missing:
@@ -743,6 +763,10 @@ class SqlTableTarget(Target):
         with self._connect(self._engine()) as conn:
             found = conn.execute(sa.select(control.c.run_id).where(control.c.run_id == run_id)).first()
         return found is not None
+
+
+def _columns_key(columns: list[TargetColumn]) -> tuple[tuple[str, str, bool], ...]:
+    return tuple((column.name, column.type, column.nullable) for column in columns)
 
 
 def _compiled(statement: sa.Executable, dialect: Dialect) -> str:

@@ -92,6 +92,11 @@ def test_connection(connection: Connection, project_dir: Path) -> str:
         folder = Path(url.database).parent
         if not folder.is_dir():
             raise ConnectionFailedError(f"connection '{connection.name}': folder {folder} does not exist")
+        if not Path(url.database).exists():
+            # Connecting would create an empty file: a test must not leave one behind.
+            import sqlite3
+
+            return f"SQLite {sqlite3.sqlite_version} (the file {Path(url.database).name} is created by the first load)"
     connect_args = {"connect_timeout": 5} if backend in ("postgresql", "mysql") else {}
     engine = sa.create_engine(url, connect_args=connect_args)
     try:

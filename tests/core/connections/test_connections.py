@@ -54,3 +54,9 @@ def test_a_folder_connection_checks_the_folder(tmp_path: Path) -> None:
     assert check_connection(Connection(name="files", url="file:in"), tmp_path) == "folder with 1 file"
     with pytest.raises(ConnectionFailedError, match="does not exist"):
         check_connection(Connection(name="files", url="file:nope"), tmp_path)
+
+
+def test_testing_a_sqlite_connection_never_creates_the_file(tmp_path: Path) -> None:
+    answer = check_connection(Connection(name="w", url="sqlite:///new.db"), tmp_path)
+    assert "created by the first load" in answer
+    assert not (tmp_path / "new.db").exists()

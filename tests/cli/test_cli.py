@@ -159,3 +159,9 @@ def test_validate_reports_a_bad_cron_expression_at_its_place(tmp_path: Path) -> 
     result = etl("validate", str(project), "--offline")
     assert result.returncode == 2
     assert "pipelines[0].schedule.cron: not a valid cron expression" in result.stdout
+
+
+def test_validate_never_creates_the_warehouse_file(tmp_path: Path) -> None:
+    project = copy_demo(tmp_path)
+    assert etl("validate", str(project)).returncode == 0
+    assert not (project.parent / "warehouse.db").exists()

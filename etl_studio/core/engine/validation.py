@@ -22,6 +22,15 @@ def _message(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _sqlite_file_missing(context: RunContext, connection: str) -> bool:
+    try:
+        url = context.connections.url(connection)
+    except EtlError:
+        return False
+    database = url.database or ""
+    return url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not Path(database).exists()
+
+
 def _pipeline_problems(pipeline: Pipeline, base: str, context: RunContext, reachable: dict[str, bool]) -> list[Problem]:
     problems: list[Problem] = []
     connection_names = {c.name for c in context.connections.project.connections}
@@ -70,6 +79,8 @@ def _pipeline_problems(pipeline: Pipeline, base: str, context: RunContext, reach
             for error in check_expression(expr, target_columns, params=PARAM_NAMES):
                 problems.append(Problem(f"{base}.rules[{index}].config.expr", str(error)))
     target_connection = pipeline.target.config.get("connection")
+    if isinstance(target_connection, str) and _sqlite_file_missing(context, target_connection):
+        return problems  # the first load creates it; inspecting it now would create an empty file
     if pipeline.mapping and parts.target is not None and (not isinstance(target_connection, str) or reachable.get(target_connection, True)):
         try:
             for difference in parts.target.schema_differences(list(pipeline.mapping)):

@@ -342,16 +342,24 @@ class SqlRunStore:
         self.engine.dispose()
 
 
+_CREATE_LOCK = threading.Lock()
+_CREATE_ATTEMPTS = 10
+
+
 def create_tables(metadata: sa.MetaData, engine: sa.Engine) -> None:
-    """create_all, tolerating another thread or process creating the same tables at the same moment."""
-    for attempt in range(3):
-        try:
-            metadata.create_all(engine)
-            return
-        except sa.exc.OperationalError as exc:
-            # "table runs already exists": someone else won the race; checking again finds it.
-            if "already exists" not in str(exc) or attempt == 2:
-                raise
+    """create_all, tolerating other threads and processes creating the same tables at the same moment.
+
+    Threads of this process take turns; another process may still win a table's race, in
+    which case checking again finds the table ("table runs already exists").
+    """
+    with _CREATE_LOCK:
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                metadata.create_all(engine)
+                return
+            except sa.exc.OperationalError as exc:
+                if "already exists" not in str(exc) or attempt == _CREATE_ATTEMPTS - 1:
+                    raise
 
 
 def default_state_url(project_dir: Path) -> str:

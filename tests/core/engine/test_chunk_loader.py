@@ -59,18 +59,31 @@ def test_chunks_are_written_in_order_on_the_writer_thread_and_counted() -> None:
     assert session.threads == {"etl-studio-writer"}
 
 
-def test_the_queue_holds_at_most_the_write_ahead_while_the_database_is_busy() -> None:
+def test_a_chunk_is_handed_over_only_when_the_writer_takes_it() -> None:
     gate = threading.Event()
     session = RecordingSession(gate=gate)
     loader = ChunkLoader(session)
     loader.put(chunk(0))
     session.writing.wait()  # the writer holds chunk 0 and waits for the database
-    for number in range(1, WRITE_AHEAD + 1):
-        loader.put(chunk(number))
-    assert loader._queue.full()  # the next put() waits: memory holds a bounded number of chunks
+    handed: list[int] = []
+
+    def prepare_more() -> None:
+        for number in (1, 2):
+            loader.put(chunk(number))
+            handed.append(number)
+
+    producer = threading.Thread(target=prepare_more)
+    producer.start()
+    while not loader._queue.full():  # chunk 1 is waiting for the writer
+        threading.Event().wait(0.005)
+    # The writer is still busy with chunk 0: chunk 1 is not taken, so the run thread waits and
+    # prepares nothing more: memory holds a bounded number of chunks.
+    assert handed == [] and WRITE_AHEAD == 1
     gate.set()
+    producer.join()
     loader.finish()
-    assert session.events == [f"write {n}" for n in range(WRITE_AHEAD + 1)]
+    assert handed == [1, 2]
+    assert session.events == ["write 0", "write 1", "write 2"]
 
 
 def test_a_write_error_comes_back_to_the_run_thread_and_later_chunks_are_not_written() -> None:
@@ -85,18 +98,17 @@ def test_a_write_error_comes_back_to_the_run_thread_and_later_chunks_are_not_wri
     assert not any(event in session.events for event in ("write 2", "write 3", "write 4", "write 5"))
 
 
-def test_abandon_drops_queued_chunks_and_waits_for_the_write_in_progress() -> None:
+def test_abandon_waits_for_the_write_in_progress_and_writes_nothing_more() -> None:
     gate = threading.Event()
     session = RecordingSession(gate=gate)
     loader = ChunkLoader(session)
     loader.put(chunk(0))
-    session.writing.wait()
-    loader.put(chunk(1))
+    session.writing.wait()  # the writer holds chunk 0 and waits for the database
     stopper = threading.Thread(target=loader.abandon)
     stopper.start()
     gate.set()
     stopper.join()
-    assert session.events == ["write 0"]  # chunk 1 was dropped, chunk 0 finished before abandon() returned
+    assert session.events == ["write 0"]  # finished before abandon() returned: a rollback never runs under it
 
 
 def test_a_session_that_wants_its_own_thread_is_written_inline() -> None:

@@ -69,7 +69,8 @@ def drop_slot_surely(engine: Engine, name: str) -> None:
             if row is None:
                 return
             if row[0] is not None:
-                conn.execute(sa.text("select pg_terminate_backend(:pid)"), {"pid": row[0]})
+                # With a timeout, PostgreSQL waits until the backend has really gone.
+                conn.execute(sa.text("select pg_terminate_backend(:pid, 5000)"), {"pid": row[0]})
             else:
                 try:
                     conn.execute(sa.text("select pg_drop_replication_slot(:n)"), {"n": name})
@@ -77,7 +78,6 @@ def drop_slot_surely(engine: Engine, name: str) -> None:
                 except sa.exc.DBAPIError:
                     if time.monotonic() > deadline:
                         raise
-        time.sleep(0.2)
 
 
 class Setup:

@@ -278,13 +278,18 @@ def test_a_500_that_never_recovers_fails_clearly_without_the_secret(api: Api, co
 
 
 def test_a_timeout_is_retried_then_named(api: Api, context: RunContext) -> None:
+    answered = threading.Event()
+
     def slow(request: Request) -> tuple[int, dict[str, str], Any]:
-        time.sleep(0.3)
+        answered.wait(10)  # held until the client has given up on every attempt
         return 200, {}, []
 
     api.routes["/slow"] = slow
-    with pytest.raises(ConnectionFailedError, match="timeout.*2 attempts"):
-        read(context, url=f"{api.base}/slow", timeout_seconds=0.05, retries=1, backoff_seconds=0.01)
+    try:
+        with pytest.raises(ConnectionFailedError, match="timeout.*2 attempts"):
+            read(context, url=f"{api.base}/slow", timeout_seconds=0.05, retries=1, backoff_seconds=0.01)
+    finally:
+        answered.set()
 
 
 def test_a_retry_after_longer_than_max_wait_fails_at_once(api: Api, context: RunContext) -> None:

@@ -41,7 +41,7 @@ def profile_column(series: pd.Series) -> ColumnProfile:
     rows = len(series)
     present = series[series.notna()]
     null_fraction = (rows - len(present)) / rows if rows else 0.0
-    kind = _vocabulary_type(series, present)
+    kind = vocabulary_type(series, present)
     distinct = int(present.astype(str).nunique()) if len(present) else 0
     top = _top_values(present)
 
@@ -76,7 +76,7 @@ def profile_column(series: pd.Series) -> ColumnProfile:
     return ColumnProfile(kind, rows, null_fraction, distinct, None, None, [], [], "ranges")
 
 
-def _vocabulary_type(series: pd.Series, present: pd.Series) -> str:
+def vocabulary_type(series: pd.Series, present: pd.Series) -> str:
     dtype = series.dtype
     if isinstance(dtype, pd.ArrowDtype):
         import pyarrow as pa

@@ -157,25 +157,9 @@ class ChunkLoader:
 
 def infer_target_columns(frame: pd.DataFrame) -> list[TargetColumn]:
     """For a pipeline without a mapping: the columns as they come, typed from their dtypes."""
-    columns = []
-    for name, dtype in frame.dtypes.items():
-        text = str(dtype).lower()
-        if "int" in text:
-            kind = "integer"
-        elif "decimal" in text:
-            kind = "decimal({},{})".format(getattr(getattr(dtype, "pyarrow_dtype", None), "precision", 18), getattr(getattr(dtype, "pyarrow_dtype", None), "scale", 2))
-        elif "float" in text:
-            kind = "float"
-        elif "bool" in text:
-            kind = "boolean"
-        elif "datetime" in text or "timestamp" in text:
-            kind = "datetime"
-        elif "date" in text:
-            kind = "date"
-        else:
-            kind = "string"
-        columns.append(TargetColumn(name=str(name), type=kind))
-    return columns
+    from etl_studio.core.engine.profile import vocabulary_type
+
+    return [TargetColumn(name=str(name), type=vocabulary_type(frame[name], frame[name].dropna())) for name in frame.columns]
 
 
 class _Attempt:

@@ -295,6 +295,12 @@ _parsed_cache = _ArrayCache()  # text array -> ParsedNumbers
 _as_string_cache = _ArrayCache()  # pandas' stored large_string (chunked) array -> the same text as one string array
 
 
+def forget_chunk() -> None:
+    """Drop what was remembered about this thread's last chunk: its arrays must not outlive it in memory."""
+    _parsed_cache.clear()
+    _as_string_cache.clear()
+
+
 def _parse_decimals(readable: pa.Array, bad: np.ndarray) -> ParsedNumbers:
     unsigned = pc.utf8_ltrim(readable, "+-")
     point = pc.find_substring(unsigned, ".")
@@ -428,7 +434,60 @@ def _numbers_from(s: pd.Series) -> ParsedNumbers:
     return ParsedNumbers(arr, np.zeros(len(arr), bool))
 
 
+def _strict_cast(text: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa.Array] | None:
+    """Arrow's own cast of a text column, as is or trimmed; None when any value needs the general reader.
+
+    Arrow reads exactly the plain forms the general reader accepts ([+-]digits[.digits][e..]),
+    and fails on anything else (empty strings, words, '1.2.3', too many decimals for the
+    scale), so a column it reads whole gets the same values, several times faster.
+    Returns the values and the text they were read from (trimmed or not).
+    """
+    if text.type != pa.string() or not len(text) or text.null_count == len(text):
+        return None
+    for candidate in (text, None):
+        try:
+            if candidate is None:
+                candidate = pc.utf8_trim_whitespace(text)
+            return pc.cast(candidate, target), candidate
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return None
+
+
+def _plain_integers(s: pd.Series) -> pa.Array | None:
+    """A text column of plain integers read by one Arrow cast (and remembered for expressions over it)."""
+    if not is_text(s):
+        return None
+    text = text_array(s)
+    cached = _parsed_cache.get(text)
+    if cached is not None:
+        return None  # read before: the general path finds it in the cache
+    read = _strict_cast(text, pa.int64())
+    if read is None:
+        return None
+    ints, source = read
+    # Arrow also reads hexadecimal ('0x1F'), which is not a number in an analyst's file.
+    # (only with a leading 0x or 0X: no sign, no space before it).
+    if pc.any(pc.starts_with(source, "0x")).as_py() or pc.any(pc.starts_with(source, "0X")).as_py():
+        return None
+    low_high = pc.min_max(ints)
+    low, high = low_high["min"].as_py(), low_high["max"].as_py()
+    if low is not None and -_INT18 <= low and high <= _INT18:
+        # parse_numbers would read the same int64 values: an expression over the column reads it once.
+        _parsed_cache.put(text, ParsedNumbers(ints, _no_bad(len(ints))))
+    return ints
+
+
+def _no_bad(length: int) -> np.ndarray:
+    bad = np.zeros(length, dtype=bool)
+    bad.flags.writeable = False
+    return bad
+
+
 def _to_integer(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
+    fast = _plain_integers(s)
+    if fast is not None:
+        return fast, np.zeros(len(fast), bool), _not_a(t)
     parsed = _numbers_from(s)
     arr, bad = parsed.values, parsed.bad.copy()
     if pa.types.is_floating(arr.type):
@@ -455,8 +514,19 @@ def _to_integer(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
 
 
 def _to_decimal(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
-    parsed = _numbers_from(s)
     precision, scale = t.precision or 18, t.scale or 0
+    if is_text(s) and _parsed_cache.get(text_array(s)) is None:
+        # Values with at most the column's decimals: one Arrow cast, then only the size check.
+        # More decimals (rounding), words or blanks: the general reader below.
+        read = _strict_cast(text_array(s), pa.decimal128(MAX_DECIMAL_PRECISION, scale))
+        if read is not None:
+            arr, over = fit_decimal(read[0], precision, scale)
+
+            def too_big(original: Any, _pos: int) -> str:
+                return f"{_show(original).strip(chr(39)).strip()} does not fit {t}"
+
+            return arr, over, too_big
+    parsed = _numbers_from(s)
     arr, over = fit_decimal(parsed.values, precision, scale)
     if pa.types.is_floating(parsed.values.type):
         # NaN and infinities are not numbers a decimal column can hold

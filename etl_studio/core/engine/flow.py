@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from etl_studio.core.casting import forget_chunk
 from etl_studio.core.cdc.apply import OP_COLUMN, UNCHANGED_COLUMN
 from etl_studio.core.errors import DataError
 from etl_studio.core.history.records import RuleResult
@@ -129,16 +130,29 @@ class ChunkChecker:
                 reasons[new] = rule_reasons.reindex(chunk.index)[new]
                 rule_of[new] = rule.name
         bad = reasons.notna()
+        forget_chunk()  # what casting remembered about this chunk's columns is of no use to the next one
+        if not bad.any():
+            # The common case: every row loads; no copy of the chunk for a filter that keeps all.
+            if carried is not None:
+                mapped = self._with_carried(mapped, carried, carried_names)
+            quarantined = chunk.iloc[:0].copy()
+            quarantined[RULE_COLUMN] = pd.Series(dtype="object")
+            quarantined[REASON_COLUMN] = pd.Series(dtype="object")
+            return CheckedChunk(mapped, quarantined, mapped, violations)
         quarantined = chunk[bad].copy()
         quarantined[RULE_COLUMN] = rule_of[bad]
         quarantined[REASON_COLUMN] = reasons[bad]
         if carried is not None:
-            mapped = mapped.drop(columns=[c for c in carried_names if c in mapped.columns])
-            carried = carried.copy()
-            if UNCHANGED_COLUMN in carried.columns and not self.plan.passthrough:
-                carried[UNCHANGED_COLUMN] = carried[UNCHANGED_COLUMN].map(self._unchanged_in_target, na_action="ignore")
-            mapped = pd.concat([mapped, carried], axis=1)
+            mapped = self._with_carried(mapped, carried, carried_names)
         return CheckedChunk(mapped[~bad], quarantined, mapped, violations)
+
+    def _with_carried(self, mapped: pd.DataFrame, carried: pd.DataFrame, carried_names: list[str]) -> pd.DataFrame:
+        """The source's change columns put back on the mapped rows."""
+        mapped = mapped.drop(columns=[c for c in carried_names if c in mapped.columns])
+        carried = carried.copy()
+        if UNCHANGED_COLUMN in carried.columns and not self.plan.passthrough:
+            carried[UNCHANGED_COLUMN] = carried[UNCHANGED_COLUMN].map(self._unchanged_in_target, na_action="ignore")
+        return pd.concat([mapped, carried], axis=1)
 
     def _unchanged_in_target(self, listed: Any) -> Any:
         """An update's unchanged (unsent TOAST) source columns, as the target columns made from them."""

@@ -23,8 +23,6 @@ def mapping_problems(mapping: list[TargetColumn], input_columns: Iterable[str], 
     """Every unknown source column and bad expression, at ``mapping[i].source`` / ``.expr``."""
     from difflib import get_close_matches
 
-    from etl_studio.core.expressions import check_expression
-
     columns = list(input_columns)
     problems: list[Problem] = []
     for i, column in enumerate(mapping):
@@ -33,6 +31,8 @@ def mapping_problems(mapping: list[TargetColumn], input_columns: Iterable[str], 
             more = f" (did you mean '{hint[0]}'?)" if hint else f" (columns: {', '.join(columns[:12])})"
             problems.append(Problem(f"{prefix}[{i}].source", f"unknown column '{column.source}'{more}"))
         if column.expr is not None:
+            from etl_studio.core.expressions import check_expression  # sqlglot: only for mappings with expressions
+
             for error in check_expression(column.expr, columns, params=params):
                 problems.append(Problem(f"{prefix}[{i}].expr", str(error)))
         if not column.is_mapped and not column.nullable:
@@ -52,13 +52,15 @@ class CompiledMapping:
 
 
 def compile_mapping(mapping: list[TargetColumn], input_columns: Iterable[str], *, params: Iterable[str] = ()) -> CompiledMapping:
-    from etl_studio.core.expressions import compile_expression
-
     columns = list(input_columns)
     problems = mapping_problems(mapping, columns, params=params)
     if problems:
         raise MappingError(problems)
-    expressions = {c.name: compile_expression(c.expr, columns, params=params) for c in mapping if c.expr is not None}
+    expressions: dict[str, Any] = {}
+    if any(c.expr is not None for c in mapping):
+        from etl_studio.core.expressions import compile_expression
+
+        expressions = {c.name: compile_expression(c.expr, columns, params=params) for c in mapping if c.expr is not None}
     return CompiledMapping(list(mapping), {c.name: parse_type(c.type) for c in mapping}, expressions)
 
 

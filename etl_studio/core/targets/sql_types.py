@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
@@ -17,6 +18,8 @@ MYSQL_KEY_STRING_LENGTH = 255
 def sql_type(dtype: DataType, dialect_name: str, *, key: bool = False) -> TypeEngine[object]:
     """The column type a created table gets for ``dtype`` on ``dialect_name``."""
     is_mysql = dialect_name in ("mysql", "mariadb")
+    if is_mysql:
+        from sqlalchemy.dialects import mysql  # 60 ms of import a PostgreSQL or SQLite load never needs
     if dtype.name == "string":
         if is_mysql:
             return sa.String(MYSQL_KEY_STRING_LENGTH) if key else mysql.LONGTEXT()
@@ -39,7 +42,9 @@ def sql_type(dtype: DataType, dialect_name: str, *, key: bool = False) -> TypeEn
 
 def type_family(type_: TypeEngine[object]) -> str | None:
     """The DataType name an existing column's type holds ('string', 'integer' ...), or None if unknown."""
-    if isinstance(type_, mysql.TINYINT) and getattr(type_, "display_width", None) == 1:
+    # A MySQL type exists only once its dialect was imported (by its connection): not imported here.
+    mysql = sys.modules.get("sqlalchemy.dialects.mysql")
+    if mysql is not None and isinstance(type_, mysql.TINYINT) and getattr(type_, "display_width", None) == 1:
         return "boolean"  # MySQL/MariaDB spell BOOLEAN as TINYINT(1)
     if isinstance(type_, sa.Boolean):
         return "boolean"

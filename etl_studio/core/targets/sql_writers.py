@@ -15,9 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Dialect
 
 from etl_studio.core.project.models import TargetColumn
@@ -170,12 +168,16 @@ class ExecuteManyWriter(ChunkWriter):
             return sa.insert(self.table)
         updates = self.update_columns()
         if dialect_name == "mysql":
+            from sqlalchemy.dialects import mysql as mysql_dialect  # imported by the load that needs it
+
             insert = mysql_dialect.insert(self.table)
             # ON DUPLICATE KEY UPDATE needs at least one assignment; with only key columns
             # a key set to itself is the do-nothing form (INSERT IGNORE would hide real errors).
             targets = updates or self.key_columns()[:1]
             return insert.on_duplicate_key_update({column: insert.inserted[column.key] for column in targets})
         if dialect_name in ("sqlite", "postgresql"):
+            from sqlalchemy.dialects import sqlite as sqlite_dialect
+
             insert = (sqlite_dialect if dialect_name == "sqlite" else pg_dialect).insert(self.table)
             if updates:
                 return insert.on_conflict_do_update(

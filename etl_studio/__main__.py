@@ -1,6 +1,6 @@
 """`python -m etl_studio` is the `etl-studio` command line."""
 
-from etl_studio.cli import main
+from etl_studio.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -315,5 +316,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def entry() -> None:
+    """The `etl-studio` program: main(), then out without tearing the interpreter down.
+
+    Everything a command writes is committed, closed or flushed by the time main() returns;
+    what is left is freeing the imported libraries' objects one by one, which measured about
+    0.35 s per run (a third of what `psql \\copy` takes for a million rows). The desktop app
+    exits the ordinary way: Qt wants its own clean-up.
+    """
+    code = main()
+    if "PySide6.QtCore" in sys.modules:
+        raise SystemExit(code)  # the app, screenshots: Qt tears down its own way
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed pipe: nothing more can reach it
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    entry()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import sqlglot.expressions as sx
+from etl_studio.core.lazy import sqlglot_expressions as sx
 
 from etl_studio.core.steps._columns import is_text
 

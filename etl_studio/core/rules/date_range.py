@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, timedelta
 
 import pandas as pd
-import sqlglot.expressions as sx
+from etl_studio.core.lazy import sqlglot_expressions as sx
 from pydantic import Field, field_validator, model_validator
 
 from etl_studio.core.plugin_base import PluginConfig

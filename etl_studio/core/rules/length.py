@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-import sqlglot.expressions as sx
+from etl_studio.core.lazy import sqlglot_expressions as sx
 from pydantic import Field, model_validator
 
 from etl_studio.core.plugin_base import PluginConfig

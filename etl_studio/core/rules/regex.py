@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import sqlglot.expressions as sx
+from etl_studio.core.lazy import sqlglot_expressions as sx
 from pydantic import Field, field_validator, model_validator
 
 from etl_studio.core import casting

@@ -14,6 +14,7 @@ from etl_studio.core.cdc.apply import OP_COLUMN, UNCHANGED_COLUMN
 from etl_studio.core.errors import DataError
 from etl_studio.core.history.records import RuleResult
 from etl_studio.core.mapping.apply import CompiledMapping, apply_mapping
+from etl_studio.core.rows import select_rows
 from etl_studio.core.rules.base import QualityRule
 from etl_studio.core.steps.base import Step
 
@@ -104,7 +105,7 @@ class ChunkChecker:
                     violations.append(Violation(row, column if column in mapped.columns else None, "mapping", str(reason)))
         loadable = reasons.isna()
         for rule in self.rules:
-            candidate = mapped[loadable & ~key_only]
+            candidate = select_rows(mapped, (loadable & ~key_only).to_numpy())
             rule_reasons = rule.check(candidate)
             failing = rule_reasons.notna()
             result = self.results[rule.name]
@@ -139,12 +140,12 @@ class ChunkChecker:
             quarantined[RULE_COLUMN] = pd.Series(dtype="object")
             quarantined[REASON_COLUMN] = pd.Series(dtype="object")
             return CheckedChunk(mapped, quarantined, mapped, violations)
-        quarantined = chunk[bad].copy()
+        quarantined = select_rows(chunk, bad.to_numpy()).copy()
         quarantined[RULE_COLUMN] = rule_of[bad]
         quarantined[REASON_COLUMN] = reasons[bad]
         if carried is not None:
             mapped = self._with_carried(mapped, carried, carried_names)
-        return CheckedChunk(mapped[~bad], quarantined, mapped, violations)
+        return CheckedChunk(select_rows(mapped, ~bad.to_numpy()), quarantined, mapped, violations)
 
     def _with_carried(self, mapped: pd.DataFrame, carried: pd.DataFrame, carried_names: list[str]) -> pd.DataFrame:
         """The source's change columns put back on the mapped rows."""

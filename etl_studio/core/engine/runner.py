@@ -163,18 +163,29 @@ class ChunkPrefetcher:
     Arrow and numpy let go of the interpreter lock while they work, so reading and cleaning
     the next chunk overlaps checking this one: the cleaning benchmark (1M rows, trim, dedupe,
     a derived decimal, a regex rule) measured 3.1-3.4 s -> 2.3-2.4 s for that part. The steps
-    keep their order and state: one thread runs them all, chunk after chunk. Errors (a
-    cancel too) are raised again in the run's thread by iteration, and close() stops the
-    reading after the chunk in hand. A run whose connections are bound to a thread (in-memory
-    SQLite) does not use it.
+    keep their order and state: one thread runs them all, chunk after chunk. A chunk is handed
+    over (the reading thread waits until the run takes it), so memory holds the chunk being
+    checked and the next one, never a queue. Errors (a cancel too) are raised again in the
+    run's thread by iteration, and close() stops the reading after the chunk in hand. A run
+    whose connections are bound to a thread (in-memory SQLite) does not use it.
     """
 
     def __init__(self, chunks: Iterator[pd.DataFrame]) -> None:
         self._chunks = chunks
-        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
+        self._ready = threading.Condition()
+        self._item: tuple[str, Any] | None = None
+        self._stopped = False
         self._thread = threading.Thread(target=self._produce, name="etl-studio-reader", daemon=True)
         self._thread.start()
+
+    def _hand_over(self, kind: str, value: Any) -> bool:
+        """Offer one item and wait until the run took it; False once close() was called."""
+        with self._ready:
+            self._item = (kind, value)
+            self._ready.notify_all()
+            while self._item is not None and not self._stopped:
+                self._ready.wait()
+            return not self._stopped
 
     def _produce(self) -> None:
         from etl_studio.core.casting import forget_chunk
@@ -182,12 +193,12 @@ class ChunkPrefetcher:
         try:
             for chunk in self._chunks:
                 forget_chunk()  # this thread's memory of the chunk's columns: of no use for the next one
-                self._queue.put(("chunk", chunk))
-                if self._stop.is_set():
+                if not self._hand_over("chunk", chunk):
                     return
-            self._queue.put(("end", None))
+                del chunk  # not held while the next one is read
+            self._hand_over("end", None)
         except BaseException as exc:  # noqa: BLE001 - raised again in the run's thread
-            self._queue.put(("error", exc))
+            self._hand_over("error", exc)
         finally:
             close = getattr(self._chunks, "close", None)
             if close is not None:
@@ -196,9 +207,15 @@ class ChunkPrefetcher:
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         while True:
-            kind, value = self._queue.get()
+            with self._ready:
+                while self._item is None:
+                    self._ready.wait()
+                kind, value = self._item
+                self._item = None
+                self._ready.notify_all()
             if kind == "chunk":
                 yield value
+                del value
             elif kind == "end":
                 return
             else:
@@ -206,14 +223,10 @@ class ChunkPrefetcher:
 
     def close(self) -> None:
         """Stop reading (after the chunk being read) and wait for the thread to end."""
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                while True:
-                    self._queue.get_nowait()  # let a put() waiting for room go through
-            except queue.Empty:
-                pass
-            self._thread.join(0.05)
+        with self._ready:
+            self._stopped = True
+            self._ready.notify_all()
+        self._thread.join()
 
 
 def infer_target_columns(frame: pd.DataFrame) -> list[TargetColumn]:
@@ -325,6 +338,7 @@ class _Attempt:
                     record.rows_loaded = loader.rows_loaded  # what the database took so far
                 self.report(RunProgress(record.run_id, record.pipeline, record.rows_read, total, time.monotonic() - started))
                 logger.debug("chunk done: %d read, %d quarantined, %d loaded so far", record.rows_read, record.rows_quarantined, record.rows_loaded)
+                del chunk, checked  # not held while the next chunk is awaited
             if loader is not None:
                 loader.finish()
                 record.rows_loaded = loader.rows_loaded

@@ -129,7 +129,9 @@ class ChunkLoader:
             self.rows_loaded += self.session.write(chunk)
             return
         self._raise_error()
-        self._queue.put(chunk)
+        # Encoding for the wire here, on the run's thread, while the writer sends the chunk before:
+        # the writer then only sends, and the database never waits for an encoding.
+        self._queue.put(self.session.prepare_chunk(chunk))
         self._queue.join()  # until the writer took it; it takes every chunk, even after an error
         self._raise_error()
 

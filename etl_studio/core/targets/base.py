@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,9 +54,14 @@ class LoadSession(ABC):
     # at the same time as them): the engine then writes chunk N while it prepares chunk N+1.
     threaded_writes = False
 
+    def prepare_chunk(self, chunk: pd.DataFrame) -> Any:
+        """Work on a chunk that may happen on the run's thread before write() takes it on the writer's
+        (a database's wire format): what this returns is what write() gets. By default the chunk itself."""
+        return chunk
+
     @abstractmethod
-    def write(self, chunk: pd.DataFrame) -> int:
-        """Load one chunk (columns already cast to the mapping's types); return rows written."""
+    def write(self, chunk: Any) -> int:
+        """Load one chunk (columns already cast to the mapping's types), as prepare_chunk() left it; return rows written."""
 
     @abstractmethod
     def commit(self, control: ControlRecord) -> None:

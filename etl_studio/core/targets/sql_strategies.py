@@ -22,7 +22,7 @@ from etl_studio.core.project.models import TargetColumn
 from etl_studio.core.targets.arrow_types import chunk_to_arrow
 from etl_studio.core.targets.base import PlannedChanges
 from etl_studio.core.targets.sql_types import sql_type
-from etl_studio.core.targets.sql_writers import ChunkWriter, writer_for
+from etl_studio.core.targets.sql_writers import ChunkWriter, EncodedChunk, writer_for
 from etl_studio.core.types import parse_type
 
 # The valid_to of a current SCD2 version: the customary "open end".
@@ -135,6 +135,14 @@ class DirectLoad(TableLoad):
         if not self.dead_letter:
             return self.writer.write(chunk)
         return self._write_or_split(chunk)
+
+    def encode(self, chunk: pd.DataFrame) -> EncodedChunk | None:
+        """The chunk in the wire format ahead of write_encoded(); None: write() it (a dead-letter load
+        splits refused chunks as DataFrames, so it never encodes ahead)."""
+        return None if self.dead_letter else self.writer.encode(chunk)
+
+    def write_encoded(self, encoded: EncodedChunk) -> int:
+        return self.writer.write_encoded(encoded)
 
     def _write_or_split(self, chunk: pd.DataFrame) -> int:
         if len(chunk) == 0:

@@ -36,7 +36,7 @@ from etl_studio.core.targets.sql_strategies import (
     row_hashes,
 )
 from etl_studio.core.targets.sql_types import describe_sql_type, sql_type, type_fits
-from etl_studio.core.targets.sql_writers import copy_from_stdin_sql, truncate_sql
+from etl_studio.core.targets.sql_writers import EncodedChunk, copy_from_stdin_sql, truncate_sql
 from etl_studio.core.types import parse_type
 
 UPSERT_DIALECTS = ("postgresql", "mysql", "sqlite")
@@ -853,8 +853,29 @@ class SqlLoadSession(LoadSession):
         if self.closed:
             raise RuntimeError(f"the load into {self.label} is already committed or rolled back")
 
-    def write(self, chunk: pd.DataFrame) -> int:
+    def prepare_chunk(self, chunk: pd.DataFrame) -> Any:
+        """A straight load (no hash column, no partitions to create first) has its chunk encoded here, on the run's thread."""
+        if self.closed or len(chunk) == 0 or self.hash_column or self.partitions is not None or not isinstance(self.load, DirectLoad):
+            return chunk
+        encoded = self.load.encode(chunk)
+        if encoded is None:
+            return chunk
+        if not self.insert_samples:
+            self.insert_samples.append(chunk[[c.name for c in self.load.columns]].head(SAMPLE_ROWS))
+        return encoded
+
+    def write(self, chunk: Any) -> int:
         self._check_open()
+        if isinstance(chunk, EncodedChunk):
+            try:
+                written = self.load.write_encoded(chunk)
+            except BaseException as exc:
+                error = self._fail(exc, f"loading table {self.label}")
+                if error is exc:
+                    raise
+                raise error from exc
+            self.rows_written += written
+            return written
         if len(chunk) == 0:
             return 0
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
@@ -76,6 +77,15 @@ def arrow_to_csv(table: pa.Table) -> io.BytesIO:
     return buffer
 
 
+@dataclass
+class EncodedChunk:
+    """A chunk already in the database's wire format (encoded on the run's thread), ready to send."""
+
+    arrow: pa.Table  # the rows, kept for the CSV form should the binary one not do
+    payload: Any  # the binary COPY payload, or None: send as CSV
+    rows: int
+
+
 class ChunkWriter(ABC):
     """Writes chunks into the open transaction of one load."""
 
@@ -93,6 +103,14 @@ class ChunkWriter(ABC):
     @abstractmethod
     def write(self, chunk: pd.DataFrame) -> int:
         """Load one chunk inside the session's transaction; return rows written."""
+
+    def encode(self, chunk: pd.DataFrame) -> EncodedChunk | None:
+        """The chunk in the wire format, without touching the connection (another thread may be using it);
+        None when this writer has no such form (write() then does everything)."""
+        return None
+
+    def write_encoded(self, encoded: EncodedChunk) -> int:
+        raise NotImplementedError(f"{type(self).__name__} does not encode ahead")
 
     def prepare(self) -> None:
         """Create now whatever write() would create on first use (needed outside savepoints)."""
@@ -136,25 +154,47 @@ class PostgresCopyWriter(ChunkWriter):
             self._encoders[key] = encoder
         return self._encoders[key]
 
-    def _copy(self, arrow: pa.Table, into: sa.Table, column_names: list[str]) -> None:
+    @staticmethod
+    def _encode_with(encoder: Any, arrow: pa.Table) -> Any:
+        if encoder is None:
+            return None
+        try:
+            return encoder.encode(arrow)
+        except ValueError:
+            # A value the column cannot hold: the CSV path sends it, and the server's own
+            # error names it (and a dead-letter load finds its row) exactly as before.
+            return None
+
+    def _copy(self, arrow: pa.Table, into: sa.Table, column_names: list[str], payload: Any = None) -> None:
+        """COPY the rows into ``into``: the binary ``payload`` when given (or encodable now), else CSV."""
         raw = self.conn.connection.dbapi_connection
         assert raw is not None
         with raw.cursor() as cursor:
-            encoder = self._binary_encoder(cursor, raw, into, column_names, arrow.schema)
-            payload = None
-            if encoder is not None:
-                try:
-                    payload = encoder.encode(arrow)
-                except ValueError:
-                    # A value the column cannot hold: the CSV path sends it, and the server's own
-                    # error names it (and a dead-letter load finds its row) exactly as before.
-                    payload = None
+            if payload is None:
+                payload = self._encode_with(self._binary_encoder(cursor, raw, into, column_names, arrow.schema), arrow)
             if payload is not None:
                 statement = copy_from_stdin_sql(self.conn.dialect, into, column_names, binary=True)
                 cursor.copy_expert(statement, _BufferReader(payload), size=_COPY_READ_SIZE)
             else:
                 statement = copy_from_stdin_sql(self.conn.dialect, into, column_names)
                 cursor.copy_expert(statement, arrow_to_csv(arrow), size=_COPY_READ_SIZE)
+
+    def encode(self, chunk: pd.DataFrame) -> EncodedChunk | None:
+        """Straight loads only (upsert stages and merges on the connection), and only once the writer
+        has looked the table's types up (the first chunk is encoded by write(), on the writer's thread)."""
+        if self.mode == "upsert" or not self._encoders:
+            return None
+        arrow = self.to_arrow(chunk)
+        key = (self.table.name, tuple(arrow.schema.types))
+        if key not in self._encoders:
+            return None
+        return EncodedChunk(arrow, self._encode_with(self._encoders[key], arrow), arrow.num_rows)
+
+    def write_encoded(self, encoded: EncodedChunk) -> int:
+        if encoded.rows == 0:
+            return 0
+        self._copy(encoded.arrow, self.table, [column.name for column in self.table.columns], encoded.payload)
+        return encoded.rows
 
     def _prepare_stage(self) -> tuple[sa.Table, sa.Insert]:
         # ON COMMIT DROP: the temp table lives exactly as long as the load's transaction,

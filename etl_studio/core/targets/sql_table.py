@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -475,6 +476,8 @@ class SqlTableTarget(Target):
             problems.append(str(exc))
             return problems
         table_columns = self.table_columns(columns)
+        if _sqlite_file_missing(engine):
+            return problems  # no database file yet, so no table to differ from (and none made by looking)
         with self._connect(engine) as conn:
             try:
                 inspector = sa.inspect(conn)
@@ -534,11 +537,13 @@ class SqlTableTarget(Target):
         table_columns = self.table_columns(columns)
         table = self.build_table(table_columns, dialect.name)
         lines: list[str] = [f"-- {line}" for line in self.capability_problems(dialect)]
-        try:
-            with self._connect(engine) as conn:
-                exists: bool | None = sa.inspect(conn).has_table(self.config.table, schema=self.config.schema_name)
-        except (EtlError, sa.exc.DBAPIError):
-            exists = None  # the editor still shows what would run
+        exists: bool | None = False
+        if not _sqlite_file_missing(engine):  # describing never creates a database file
+            try:
+                with self._connect(engine) as conn:
+                    exists = sa.inspect(conn).has_table(self.config.table, schema=self.config.schema_name)
+            except (EtlError, sa.exc.DBAPIError):
+                exists = None  # the editor still shows what would run
         if not exists and self.config.create_if_missing:
             ddl = str(sa.schema.CreateTable(table).compile(dialect=dialect)).strip()
             lines.append(("-- if the table does not exist yet:\n" if exists is None else "") + ddl + ";")
@@ -763,6 +768,13 @@ class SqlTableTarget(Target):
         with self._connect(self._engine()) as conn:
             found = conn.execute(sa.select(control.c.run_id).where(control.c.run_id == run_id)).first()
         return found is not None
+
+
+def _sqlite_file_missing(engine: Engine) -> bool:
+    """An SQLite file database that is not there yet: connecting would create it, empty."""
+    database = engine.url.database or ""
+    return engine.url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not database.startswith("file:") \
+        and not Path(database).exists()
 
 
 def _columns_key(columns: list[TargetColumn]) -> tuple[tuple[str, str, bool], ...]:

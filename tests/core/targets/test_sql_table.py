@@ -574,3 +574,19 @@ def test_postgres_many_chunks_upsert_in_other_thread(pg: Db, table_name: str) ->
     thread.join()
     assert not errors
     assert len(pg.rows(table_name)) == 5000
+
+
+def test_describing_a_load_into_a_sqlite_file_not_made_yet_does_not_make_it(tmp_path: Path) -> None:
+    from etl_studio.core.connections import ConnectionPool
+    from etl_studio.core.context import RunContext
+    from etl_studio.core.project.models import Connection, Project
+    from etl_studio.core.targets.sql_table import SqlTableTarget
+
+    project = Project(connections=[Connection(name="db", url="sqlite:///later.db")])
+    context = RunContext(project_dir=tmp_path, connections=ConnectionPool(project, tmp_path))
+    target = SqlTableTarget.from_spec({"connection": "db", "table": "orders", "mode": "replace"}, context)
+    columns = [TargetColumn(name="id", type="integer", nullable=False)]
+    assert "CREATE TABLE" in target.describe_load(columns)
+    assert target.schema_differences(columns) == []
+    context.connections.dispose()
+    assert not (tmp_path / "later.db").exists()

@@ -131,7 +131,10 @@ class ChunkLoader:
         self._raise_error()
         # Encoding for the wire here, on the run's thread, while the writer sends the chunk before:
         # the writer then only sends, and the database never waits for an encoding.
-        self._queue.put(self.session.prepare_chunk(chunk))
+        prepared = self.session.prepare_chunk(chunk)
+        del chunk  # the encoded form is all the writer needs
+        self._queue.put(prepared)
+        del prepared
         self._queue.join()  # until the writer took it; it takes every chunk, even after an error
         self._raise_error()
 
@@ -366,16 +369,21 @@ class _Attempt:
                     loader = ChunkLoader(session)
                     checker = ChunkChecker(plan, parts.rules, record.run_id, params, carry=carried)
                 checked = checker.check(chunk)
-                if len(checked.quarantined):
-                    quarantine.add(checked.quarantined)
-                    record.rows_quarantined += len(checked.quarantined)
-                if len(checked.good):
+                # Only the rows that load and the quarantined ones go on: the chunk as it came and
+                # the mapped frame (for previews) are let go before the hand-over waits for the writer.
+                good, rejected = checked.good, checked.quarantined
+                del chunk, checked
+                if len(rejected):
+                    quarantine.add(rejected)
+                    record.rows_quarantined += len(rejected)
+                del rejected
+                if len(good):
                     assert loader is not None
-                    loader.put(checked.good)
+                    loader.put(good)
                     record.rows_loaded = loader.rows_loaded  # what the database took so far
+                del good
                 self.report(RunProgress(record.run_id, record.pipeline, record.rows_read, total, time.monotonic() - started))
                 logger.debug("chunk done: %d read, %d quarantined, %d loaded so far", record.rows_read, record.rows_quarantined, record.rows_loaded)
-                del chunk, checked  # not held while the next chunk is awaited
             quarantine.flush()  # every quarantined row is in the state database before the target commits
             if loader is not None:
                 loader.finish()

@@ -81,7 +81,7 @@ def arrow_to_csv(table: pa.Table) -> io.BytesIO:
 class EncodedChunk:
     """A chunk already in the database's wire format (encoded on the run's thread), ready to send."""
 
-    arrow: pa.Table  # the rows, kept for the CSV form should the binary one not do
+    arrow: pa.Table | None  # the rows, for the CSV form (None when there is a binary payload)
     payload: Any  # the binary COPY payload, or None: send as CSV
     rows: int
 
@@ -165,13 +165,20 @@ class PostgresCopyWriter(ChunkWriter):
             # error names it (and a dead-letter load finds its row) exactly as before.
             return None
 
-    def _copy(self, arrow: pa.Table, into: sa.Table, column_names: list[str], payload: Any = None) -> None:
-        """COPY the rows into ``into``: the binary ``payload`` when given (or encodable now), else CSV."""
+    def _send(self, payload: Any, into: sa.Table, column_names: list[str]) -> None:
+        """COPY a binary payload encoded ahead into ``into``."""
         raw = self.conn.connection.dbapi_connection
         assert raw is not None
         with raw.cursor() as cursor:
-            if payload is None:
-                payload = self._encode_with(self._binary_encoder(cursor, raw, into, column_names, arrow.schema), arrow)
+            statement = copy_from_stdin_sql(self.conn.dialect, into, column_names, binary=True)
+            cursor.copy_expert(statement, _BufferReader(payload), size=_COPY_READ_SIZE)
+
+    def _copy(self, arrow: pa.Table, into: sa.Table, column_names: list[str]) -> None:
+        """COPY the rows into ``into``: binary when the types have an encoder and the values fit, else CSV."""
+        raw = self.conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cursor:
+            payload = self._encode_with(self._binary_encoder(cursor, raw, into, column_names, arrow.schema), arrow)
             if payload is not None:
                 statement = copy_from_stdin_sql(self.conn.dialect, into, column_names, binary=True)
                 cursor.copy_expert(statement, _BufferReader(payload), size=_COPY_READ_SIZE)
@@ -188,12 +195,19 @@ class PostgresCopyWriter(ChunkWriter):
         key = (self.table.name, tuple(arrow.schema.types))
         if key not in self._encoders:
             return None
-        return EncodedChunk(arrow, self._encode_with(self._encoders[key], arrow), arrow.num_rows)
+        payload = self._encode_with(self._encoders[key], arrow)
+        # With a payload the rows are not needed again: only the CSV form is made from them.
+        return EncodedChunk(None if payload is not None else arrow, payload, arrow.num_rows)
 
     def write_encoded(self, encoded: EncodedChunk) -> int:
         if encoded.rows == 0:
             return 0
-        self._copy(encoded.arrow, self.table, [column.name for column in self.table.columns], encoded.payload)
+        names = [column.name for column in self.table.columns]
+        if encoded.payload is not None:
+            self._send(encoded.payload, self.table, names)
+        else:
+            assert encoded.arrow is not None
+            self._copy(encoded.arrow, self.table, names)
         return encoded.rows
 
     def _prepare_stage(self) -> tuple[sa.Table, sa.Insert]:

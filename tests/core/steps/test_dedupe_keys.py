@@ -126,3 +126,21 @@ def test_empty_and_single_row_chunks(size: int) -> None:
     chunk = pd.DataFrame({"a": arrow_text(["x"] * size)})
     assert len(step.process(chunk)) == size
     assert len(step.process(chunk)) == 0
+
+
+def test_seen_keys_stay_in_a_few_capped_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(SeenKeys, "MAX_RUN", 4_000)
+    seen = SeenKeys()
+    rng = np.random.default_rng(5)
+    added = []
+    for _ in range(60):
+        batch = np.unique(rng.integers(0, 2**64, 500, dtype=np.uint64))
+        batch = batch[~seen.contains(batch)]
+        seen.add_unique_sorted(batch)
+        added.append(batch)
+    everything = np.concatenate(added)
+    assert len(seen) == len(everything) == len(np.unique(everything)) and seen.nbytes == 8 * len(everything)
+    assert all(len(run) <= 4_000 for run in seen._runs) and len(seen._runs) <= len(everything) // 4_000 + 12
+    assert all((np.diff(run.astype(np.float64)) >= 0).all() for run in seen._runs)
+    assert seen.contains(everything).all()
+    assert not seen.contains(np.setdiff1d(rng.integers(0, 2**64, 1000, dtype=np.uint64), everything)).any()

@@ -878,32 +878,26 @@ class SqlLoadSession(LoadSession):
 
     def write(self, chunk: Any) -> int:
         self._check_open()
-        if isinstance(chunk, EncodedChunk):
-            try:
-                written = self.load.write_encoded(chunk)
-            except BaseException as exc:
-                error = self._fail(exc, f"loading table {self.label}")
-                if error is exc:
-                    raise
-                raise error from exc
-            self.rows_written += written
-            return written
-        if len(chunk) == 0:
+        encoded = isinstance(chunk, EncodedChunk)  # prepare_chunk() took the samples of an encoded one
+        if not encoded and len(chunk) == 0:
             return 0
         try:
-            if self.hash_column:
-                chunk = chunk.copy()
-                chunk[self.hash_column] = row_hashes(chunk, self.mapped)
-            if self.partitions is not None:
-                # A captured delete or TRUNCATE carries no row to place in a partition.
-                self.partitions.ensure(chunk[~chunk[OP_COLUMN].isin(_NO_ROW_OPS)] if OP_COLUMN in chunk.columns else chunk)
-            written = self.load.write(chunk)
+            if encoded:
+                written = self.load.write_encoded(chunk)
+            else:
+                if self.hash_column:
+                    chunk = chunk.copy()
+                    chunk[self.hash_column] = row_hashes(chunk, self.mapped)
+                if self.partitions is not None:
+                    # A captured delete or TRUNCATE carries no row to place in a partition.
+                    self.partitions.ensure(chunk[~chunk[OP_COLUMN].isin(_NO_ROW_OPS)] if OP_COLUMN in chunk.columns else chunk)
+                written = self.load.write(chunk)
         except BaseException as exc:
             error = self._fail(exc, f"loading table {self.label}")
             if error is exc:
                 raise
             raise error from exc
-        if len(self.insert_samples) < 1 and isinstance(self.load, DirectLoad):
+        if not encoded and len(self.insert_samples) < 1 and isinstance(self.load, DirectLoad):
             self.insert_samples.append(chunk[[c.name for c in self.load.columns]].head(SAMPLE_ROWS))
         self.rows_written += written
         return written

@@ -148,7 +148,11 @@ class PostgresCopyWriter(ChunkWriter):
 
                 try:
                     types = pg_binary.column_types(cursor, self.conn.dialect.identifier_preparer.format_table(into), column_names)
-                    encoder = pg_binary.encoder_for(schema, types)
+                    # A naive timestamp into timestamptz: in CSV the server reads it in the session's time zone,
+                    # the binary form would take it as UTC. CSV keeps what such loads always stored.
+                    naive_into_zoned = any(pa.types.is_timestamp(t) and t.tz is None and typname == "timestamptz"
+                                           for t, (typname, _mod) in zip(schema.types, types))
+                    encoder = None if naive_into_zoned else pg_binary.encoder_for(schema, types)
                 except LookupError:
                     encoder = None  # the catalogue does not show it as a plain table: let COPY speak for itself
             self._encoders[key] = encoder

@@ -89,3 +89,30 @@ def test_a_value_the_binary_form_refuses_goes_as_csv_and_the_server_names_it(eng
     finally:
         with engine.begin() as conn:
             conn.execute(sa.text(f"drop table if exists {quote(table_name)}"))
+
+
+def test_naive_timestamps_into_a_timestamptz_column_keep_the_csv_reading(engine: sa.Engine, table_name: str) -> None:
+    """The session's time zone decides what a naive timestamp means in timestamptz (as it always did): not the binary form's UTC."""
+    from datetime import datetime, timezone
+
+    import pandas as pd
+    import pyarrow as pa
+
+    quote = engine.dialect.identifier_preparer.quote
+    columns = [TargetColumn(name="id", type="integer", nullable=False), TargetColumn(name="at", type="datetime")]
+    metadata = sa.MetaData()
+    target = sa.Table(table_name, metadata, sa.Column("id", sa.BigInteger, key="c0"), sa.Column("at", sa.DateTime(timezone=True), key="c1"))
+    metadata.create_all(engine)
+    chunk = pd.DataFrame({"id": pd.array([1], dtype="Int64"),
+                          "at": pd.Series([datetime(2024, 1, 2, 12, 0)], dtype=pd.ArrowDtype(pa.timestamp("us")))})
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("set local time zone 'America/New_York'"))
+            writer = writer_for(conn, target, columns, "append", [])
+            assert writer.write(chunk) == 1
+            assert writer.encode(chunk) is None or writer.encode(chunk).payload is None  # never the binary form here
+        with engine.connect() as conn:
+            stored = conn.execute(sa.text(f"select at from {quote(table_name)}")).scalar_one()
+        assert stored == datetime(2024, 1, 2, 17, 0, tzinfo=timezone.utc)  # 12:00 in New York
+    finally:
+        metadata.drop_all(engine)

@@ -521,6 +521,10 @@ def _to_integer(s: pd.Series, t: DataType) -> tuple[Any, np.ndarray, Any]:
         bad |= ~ok.to_numpy(zero_copy_only=False)
         arr = pc.cast(pc.if_else(ok, arr, pa.scalar(None, pa.float64())), pa.int64())
     elif pa.types.is_decimal(arr.type):
+        # One more digit first: the floor of -9.1 (a decimal(2,1)) is -10, which needs three.
+        given = arr.type
+        wider = pa.decimal128 if given.precision + 1 <= MAX_DECIMAL_PRECISION else pa.decimal256
+        arr = pc.cast(arr, wider(min(given.precision + 1, _MAX_WIDE_PRECISION), given.scale))
         whole = pc.fill_null(pc.equal(arr, pc.floor(arr)), True)
         ints, over = fit_decimal(pc.if_else(whole, arr, pa.scalar(None, arr.type)), 38, 0)
         in_range = pc.fill_null(

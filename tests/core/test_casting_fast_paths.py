@@ -201,3 +201,9 @@ def test_hexadecimal_is_not_read_as_a_number_even_padded() -> None:
     result = cast_series(pd.Series([" 0x1F", "0X10", "5"], dtype=pd.StringDtype("pyarrow")), parse_type("integer"))
     assert result.values.tolist()[2] == 5
     assert result.errors.tolist()[:2] == ["' 0x1F' is not an integer", "'0X10' is not an integer"]
+
+
+def test_a_negative_decimal_whose_floor_needs_one_more_digit_is_not_an_integer() -> None:
+    result = cast_series(pd.Series(["-9.1", "-9.0", "99.5"], dtype=pd.StringDtype("pyarrow")), parse_type("integer"))
+    assert result.values.tolist() == [pd.NA, -9, pd.NA]
+    assert result.errors.tolist() == ["'-9.1' is not an integer", None, "'99.5' is not an integer"]

@@ -33,6 +33,26 @@ def build_url(connection: Connection, project_dir: Path) -> URL:
     return url
 
 
+def sqlite_file_path(url: URL) -> Path | None:
+    """The file of an SQLite file database (``file:`` URIs too); None for in-memory ones and other backends."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if "memory" in str(url.query.get("mode", "")) or "mode=memory" in database:
+        return None
+    if database.startswith("file:"):
+        database = database.removeprefix("file:").split("?", 1)[0]
+    if database in ("", ":memory:"):
+        return None
+    return Path(database)
+
+
+def sqlite_file_not_made_yet(url: URL) -> bool:
+    """An SQLite file database whose file is not there: connecting would create it, empty."""
+    path = sqlite_file_path(url)
+    return path is not None and not path.exists()
+
+
 def describe_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
@@ -73,7 +93,7 @@ class ConnectionPool:
                 url = self.url(connection.name)
             except Exception:  # noqa: BLE001 - an unusable URL fails the run elsewhere, with its own message
                 continue
-            if url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:" or "memory" in str(url.query.get("mode", ""))):
+            if url.get_backend_name() == "sqlite" and sqlite_file_path(url) is None:
                 return True
         return False
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from etl_studio.core.errors import InvalidInputError
 from etl_studio.core.project import Connection, Pipeline, Project, load_project, save_project
 
 
@@ -67,6 +68,15 @@ class ProjectDocument(QObject):
 
     def pipeline(self, name: str) -> Pipeline:
         return self._project.pipeline(name)
+
+    def find_pipeline(self, name: str | None) -> Pipeline | None:
+        """The pipeline named ``name``, or None (no name, or none of that name any more)."""
+        if name is None:
+            return None
+        try:
+            return self._project.pipeline(name)
+        except InvalidInputError:
+            return None
 
     # -- editing
     def _set(self, project: Project) -> None:

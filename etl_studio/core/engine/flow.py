@@ -132,14 +132,7 @@ class ChunkChecker:
                 rule_of[new] = rule.name
         bad = reasons.notna()
         forget_chunk()  # what casting remembered about this chunk's columns is of no use to the next one
-        if not bad.any():
-            # The common case: every row loads; no copy of the chunk for a filter that keeps all.
-            if carried is not None:
-                mapped = self._with_carried(mapped, carried, carried_names)
-            quarantined = chunk.iloc[:0].copy()
-            quarantined[RULE_COLUMN] = pd.Series(dtype="object")
-            quarantined[REASON_COLUMN] = pd.Series(dtype="object")
-            return CheckedChunk(mapped, quarantined, mapped, violations)
+        # select_rows hands back the frame itself when every row stays: the usual chunk is not copied.
         quarantined = select_rows(chunk, bad.to_numpy()).copy()
         quarantined[RULE_COLUMN] = rule_of[bad]
         quarantined[REASON_COLUMN] = reasons[bad]

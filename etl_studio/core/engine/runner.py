@@ -8,21 +8,21 @@ import queue
 import threading
 import time
 import traceback
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from etl_studio.core.casting import forget_chunk
 from etl_studio.core.cdc.pipelines import cdc_problems
 from etl_studio.core.connections import ConnectionPool, explain_db_error
 from etl_studio.core.context import RunContext, mask_secrets
 from etl_studio.core.engine.assembly import DEFAULT_CHUNK_SIZE, assemble
 from etl_studio.core.engine.events import Report, RunFinished, RunProgress, RunStarted, ignore
 from etl_studio.core.engine.flow import ROW_ERROR_COLUMN, ChunkChecker, run_steps
-from etl_studio.core.engine.memory import use_lean_memory_pool
 from etl_studio.core.engine.incremental import (
     IncrementalWindow,
     WatermarkTracker,
@@ -32,6 +32,7 @@ from etl_studio.core.engine.incremental import (
     incremental_problems,
     window_for,
 )
+from etl_studio.core.engine.memory import use_lean_memory_pool
 from etl_studio.core.engine.runlog import RunLogHandler, run_logger
 from etl_studio.core.errors import (
     ConfigError,
@@ -194,8 +195,6 @@ class ChunkPrefetcher:
             return not self._stopped
 
     def _produce(self) -> None:
-        from etl_studio.core.casting import forget_chunk
-
         try:
             for chunk in self._chunks:
                 forget_chunk()  # this thread's memory of the chunk's columns: of no use for the next one

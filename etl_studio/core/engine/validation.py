@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from etl_studio.core import plugins
-from etl_studio.core.connections import ConnectionPool, test_connection
+from etl_studio.core.connections import ConnectionPool, sqlite_file_not_made_yet, test_connection
 from etl_studio.core.context import RunContext
 from etl_studio.core.engine.assembly import assemble
 from etl_studio.core.engine.dependencies import find_cycle
@@ -27,8 +27,7 @@ def _sqlite_file_missing(context: RunContext, connection: str) -> bool:
         url = context.connections.url(connection)
     except EtlError:
         return False
-    database = url.database or ""
-    return url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not Path(database).exists()
+    return sqlite_file_not_made_yet(url)
 
 
 def _pipeline_problems(pipeline: Pipeline, base: str, context: RunContext, reachable: dict[str, bool]) -> list[Problem]:

@@ -8,7 +8,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -17,7 +16,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import Connection, Dialect, Engine
 
 from etl_studio.core.cdc.apply import CHANGE_COLUMNS, OP_COLUMN, AppliedChanges, apply_changes, change_statements
-from etl_studio.core.connections import describe_url, explain_db_error
+from etl_studio.core.connections import describe_url, explain_db_error, sqlite_file_not_made_yet
 from etl_studio.core.errors import ConfigError, ConnectionFailedError, DataError, EtlError, TransientError
 from etl_studio.core.plugin_base import PluginConfig
 from etl_studio.core.plugins import targets
@@ -476,7 +475,7 @@ class SqlTableTarget(Target):
             problems.append(str(exc))
             return problems
         table_columns = self.table_columns(columns)
-        if _sqlite_file_missing(engine):
+        if sqlite_file_not_made_yet(engine.url):
             return problems  # no database file yet, so no table to differ from (and none made by looking)
         with self._connect(engine) as conn:
             try:
@@ -538,7 +537,7 @@ class SqlTableTarget(Target):
         table = self.build_table(table_columns, dialect.name)
         lines: list[str] = [f"-- {line}" for line in self.capability_problems(dialect)]
         exists: bool | None = False
-        if not _sqlite_file_missing(engine):  # describing never creates a database file
+        if not sqlite_file_not_made_yet(engine.url):  # describing never creates a database file
             try:
                 with self._connect(engine) as conn:
                     exists = sa.inspect(conn).has_table(self.config.table, schema=self.config.schema_name)
@@ -770,13 +769,6 @@ class SqlTableTarget(Target):
         return found is not None
 
 
-def _sqlite_file_missing(engine: Engine) -> bool:
-    """An SQLite file database that is not there yet: connecting would create it, empty."""
-    database = engine.url.database or ""
-    return engine.url.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not database.startswith("file:") \
-        and not Path(database).exists()
-
-
 def _columns_key(columns: list[TargetColumn]) -> tuple[tuple[str, str, bool], ...]:
     return tuple((column.name, column.type, column.nullable) for column in columns)
 
@@ -872,8 +864,7 @@ class SqlLoadSession(LoadSession):
         encoded = self.load.encode(chunk)
         if encoded is None:
             return chunk
-        if not self.insert_samples:
-            self.insert_samples.append(chunk[[c.name for c in self.load.columns]].head(SAMPLE_ROWS))
+        self._take_sample(chunk)
         return encoded
 
     def write(self, chunk: Any) -> int:
@@ -897,10 +888,15 @@ class SqlLoadSession(LoadSession):
             if error is exc:
                 raise
             raise error from exc
-        if not encoded and len(self.insert_samples) < 1 and isinstance(self.load, DirectLoad):
-            self.insert_samples.append(chunk[[c.name for c in self.load.columns]].head(SAMPLE_ROWS))
+        if not encoded:
+            self._take_sample(chunk)
         self.rows_written += written
         return written
+
+    def _take_sample(self, chunk: pd.DataFrame) -> None:
+        """The first rows of a straight load, for the plan's samples."""
+        if not self.insert_samples and isinstance(self.load, DirectLoad):
+            self.insert_samples.append(chunk[[c.name for c in self.load.columns]].head(SAMPLE_ROWS))
 
     def plan(self) -> PlannedChanges:
         """What commit() would do; ask before rollback(), never before commit()."""

@@ -9,7 +9,6 @@ import shiboken6
 from PySide6.QtCore import QObject, QThreadPool
 from PySide6.QtWidgets import QWidget
 
-from etl_studio.core.errors import InvalidInputError
 from etl_studio.core.project.models import Pipeline
 from etl_studio.gui.project_document import ProjectDocument
 from etl_studio.gui.workers import Worker
@@ -60,12 +59,7 @@ class PipelinePage(QWidget):
         self.reload()
 
     def pipeline(self) -> Pipeline | None:
-        if self.pipeline_name is None:
-            return None
-        try:
-            return self.document.pipeline(self.pipeline_name)
-        except InvalidInputError:
-            return None
+        return self.document.find_pipeline(self.pipeline_name)
 
     def edit(self, pipeline: Pipeline, text: str, merge_key: str | None = None) -> None:
         assert self.pipeline_name is not None

@@ -7,7 +7,6 @@ from typing import Any
 
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
-from etl_studio.core.errors import InvalidInputError
 from etl_studio.core.project.models import Pipeline
 from etl_studio.gui.editors.lookups import SlotState, cdc_create_slot, cdc_drop_slot, cdc_slot_state
 from etl_studio.gui.editors.pipeline_page import WorkerSlot
@@ -63,12 +62,7 @@ class CdcSlotBox(QGroupBox):
         self._update_buttons()
 
     def pipeline(self) -> Pipeline | None:
-        if self.pipeline_name is None:
-            return None
-        try:
-            return self.document.pipeline(self.pipeline_name)
-        except InvalidInputError:
-            return None
+        return self.document.find_pipeline(self.pipeline_name)
 
     def set_pipeline(self, name: str | None) -> None:
         if name != self.pipeline_name:

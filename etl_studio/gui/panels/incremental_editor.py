@@ -136,12 +136,7 @@ class IncrementalEditor(QGroupBox):
 
     # -- showing
     def pipeline(self) -> Pipeline | None:
-        if self.pipeline_name is None:
-            return None
-        try:
-            return self.document.pipeline(self.pipeline_name)
-        except InvalidInputError:
-            return None
+        return self.document.find_pipeline(self.pipeline_name)
 
     def set_pipeline(self, name: str | None) -> None:
         if name != self.pipeline_name:

@@ -101,6 +101,16 @@ def to_arrow(s: pd.Series) -> pa.Array:
     return pa.array(s.array, from_pandas=True)
 
 
+def stored_text(s: pd.Series) -> pa.Array:
+    """A text column's characters as Arrow holds them (string or large_string), without a cast where pandas
+    stores Arrow text already; other columns as ``text_array`` renders them. For readers of the bytes
+    (hashing) that take either offset width."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and len(s):
+        stored = s.array._pa_array  # noqa: SLF001
+        return stored.chunk(0) if stored.num_chunks == 1 else stored.combine_chunks()
+    return text_array(s)
+
+
 def text_array(s: pd.Series) -> pa.Array:
     """Any column rendered as text (numbers without float artefacts, booleans as true/false)."""
     if is_text(s):
@@ -366,7 +376,7 @@ def fit_decimal(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array,
         values = pc.cast(values, wider(min(t.precision + 1, _MAX_WIDE_PRECISION), t.scale))
         values = pc.round(values, ndigits=scale, round_mode="half_towards_infinity")
     limit = Decimal(10) ** (precision - scale)
-    if values.type.precision - values.type.scale > precision - scale:
+    if values.type.precision - values.type.scale > precision - scale and _may_reach(values, limit):
         limit_type = (pa.decimal128 if precision - scale + 1 <= MAX_DECIMAL_PRECISION else pa.decimal256)(
             precision - scale + 1, 0
         )
@@ -377,6 +387,14 @@ def fit_decimal(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array,
     if over_mask.any():
         values = pc.if_else(over, pa.scalar(None, values.type), values)
     return pc.cast(values, pa.decimal128(precision, scale), safe=False), over_mask
+
+
+def _may_reach(values: pa.Array, limit: Decimal) -> bool:
+    """False when no value's magnitude reaches ``limit`` (one min_max pass: the usual column fits)."""
+    if values.null_count == len(values):
+        return False
+    low_high = pc.min_max(values)
+    return max(abs(low_high["min"].as_py()), abs(low_high["max"].as_py())) >= limit
 
 
 def floats_to_decimal(values: pa.Array, scale: int) -> pa.Array:
@@ -491,7 +509,7 @@ def _plain_integers(s: pd.Series) -> pa.Array | None:
     ints, source = read
     # Arrow also reads hexadecimal ('0x1F'), which is not a number in an analyst's file.
     # (only with a leading 0x or 0X: no sign, no space before it).
-    if pc.any(pc.starts_with(source, "0x")).as_py() or pc.any(pc.starts_with(source, "0X")).as_py():
+    if _has_hex_prefix(source):
         return None
     low_high = pc.min_max(ints)
     low, high = low_high["min"].as_py(), low_high["max"].as_py()
@@ -499,6 +517,17 @@ def _plain_integers(s: pd.Series) -> pa.Array | None:
         # parse_numbers would read the same int64 values: an expression over the column reads it once.
         _parsed_cache.put(text, ParsedNumbers(ints, _no_bad(len(ints))))
     return ints
+
+
+def _has_hex_prefix(text: pa.Array) -> bool:
+    """True when a value starts with 0x or 0X; only looked for when the bytes hold an x at all (rare)."""
+    data = text.buffers()[2]
+    if data is None or not data.size:
+        return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if not ((raw == ord("x")) | (raw == ord("X"))).any():
+        return False
+    return bool(pc.any(pc.starts_with(text, "0x")).as_py() or pc.any(pc.starts_with(text, "0X")).as_py())
 
 
 def _no_bad(length: int) -> np.ndarray:

@@ -26,10 +26,9 @@ def key_hashes(frame: pd.DataFrame) -> np.ndarray:
     if len(frame.columns) == 0 or len(frame) == 0:
         return np.zeros(len(frame), dtype=np.uint64)
     combined = np.full(len(frame), _TEXT_SEED, dtype=np.uint64)
-    for position in range(len(frame.columns)):
-        column = frame.iloc[:, position]
+    for _, column in frame.items():  # by position: names may repeat
         if casting.is_text(column):
-            hashes = text_hashes(casting.text_array(column))
+            hashes = text_hashes(casting.stored_text(column))
         else:
             hashes = pd.util.hash_pandas_object(column, index=False).to_numpy(dtype=np.uint64)
         combined = _mix(combined * _COLUMN_FACTOR + hashes)
@@ -45,11 +44,13 @@ def text_hashes(text: pa.Array) -> np.ndarray:
     more only by chance (about 2^-64 a pair).
     """
     n = len(text)
-    if text.type != pa.string():
+    if text.type not in (pa.string(), pa.large_string()):
         text = text.cast(pa.string())
     if n == 0:
         return np.zeros(0, dtype=np.uint64)
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=n + 1, offset=text.offset * 4).astype(np.int64)
+    # pandas keeps text as large_string: its 64-bit offsets are read as they are, not cast first
+    width = np.int64 if text.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(text.buffers()[1], dtype=width, count=n + 1, offset=text.offset * np.dtype(width).itemsize).astype(np.int64)
     starts, lengths = offsets[:-1], np.diff(offsets)
     data = text.buffers()[2]
     raw = np.frombuffer(data, dtype=np.uint8) if data is not None and data.size else np.zeros(0, dtype=np.uint8)
@@ -59,19 +60,31 @@ def text_hashes(text: pa.Array) -> np.ndarray:
     padded[:end] = raw[:end]
     # words_at[j]: the 8 bytes from byte j on, little-endian (an unaligned strided view, no copy)
     words_at = np.ndarray(shape=(end + 1,), dtype="<u8", buffer=padded, strides=(1,))
-    counts = (lengths + 7) // 8
+    counts = (lengths + 7) >> 3  # words per string (a shift: numpy's integer division is several times slower)
     total = int(counts.sum())
     widest = int(counts.max())
     sums = np.zeros(n, dtype=np.uint64)
     if total and widest * n <= 2 * total:
         # strings of similar length (the usual column): word k of every row at once, no per-word index
         # (the same sum as below, word for word: a string hashes the same whichever way its chunk went)
+        # In place, with one scratch array: a chunk's columns are hashed with a few passes each.
+        scratch = np.empty(n, dtype=np.uint64)
         for k in range(widest):
             left = lengths - 8 * k
-            word = words_at[np.minimum(starts + 8 * k, end)]
-            extra = ((8 - np.clip(left, 1, 8)) * 8).astype(np.uint64)
-            mixed = _mix(((word << extra) >> extra) + np.uint64(k * int(_COLUMN_FACTOR) % 2**64))
-            sums += np.where(left > 0, mixed, np.uint64(0))  # rows whose string has ended add nothing
+            at = starts + 8 * k
+            np.minimum(at, end, out=at)
+            word = words_at[at]
+            short = left < 8
+            if short.any():  # the last word of some strings: only their own bytes
+                extra = ((8 - np.clip(left, 1, 8)) * 8).astype(np.uint64)
+                np.left_shift(word, extra, out=word)
+                np.right_shift(word, extra, out=word)
+            word += np.uint64(k * int(_COLUMN_FACTOR) % 2**64)
+            _mix_in_place(word, scratch)
+            ended = left <= 0
+            if ended.any():
+                word[ended] = 0  # rows whose string has ended add nothing
+            sums += word
     elif total:
         first_word = np.cumsum(counts) - counts
         # per word: its number k within its string, and how many of its string's bytes are left
@@ -84,10 +97,24 @@ def text_hashes(text: pa.Array) -> np.ndarray:
         mixed = _mix(word + k.astype(np.uint64) * _COLUMN_FACTOR)
         nonempty = counts > 0
         sums[nonempty] = np.add.reduceat(mixed, first_word[nonempty])
-    hashes = _mix(sums ^ (_TEXT_SEED + lengths.astype(np.uint64) * _LENGTH_FACTOR))
+    length_part = lengths.astype(np.uint64)
+    length_part *= _LENGTH_FACTOR
+    length_part += _TEXT_SEED
+    np.bitwise_xor(sums, length_part, out=sums)
+    hashes = _mix_in_place(sums, length_part)
     if text.null_count:
         hashes[~np.asarray(text.is_valid().to_numpy(zero_copy_only=False), dtype=bool)] = _NULL_TEXT
     return hashes
+
+
+def _mix_in_place(h: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """_mix into ``h`` itself (``scratch``: a uint64 array of the same length, overwritten)."""
+    for factor in (_U64(0xFF51AFD7ED558CCD), _U64(0xC4CEB9FE1A85EC53), None):
+        np.right_shift(h, _U64(33), out=scratch)
+        np.bitwise_xor(h, scratch, out=h)
+        if factor is not None:
+            np.multiply(h, factor, out=h)
+    return h
 
 
 def _mix(h: np.ndarray) -> np.ndarray:

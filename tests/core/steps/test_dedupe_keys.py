@@ -38,6 +38,9 @@ def test_a_string_hashes_the_same_wherever_it_sits() -> None:
     sliced = pa.array(["zz"] + EDGE_STRINGS + ["zz"]).slice(1, len(EDGE_STRINGS))
     assert text_hashes(sliced).tolist() == forward.tolist()
     assert text_hashes(pa.array(EDGE_STRINGS, pa.large_string())).tolist() == forward.tolist()
+    # pandas' large_string storage is read with its 64-bit offsets, sliced or not
+    sliced_large = pa.array(["zz"] + EDGE_STRINGS + ["zz"], pa.large_string()).slice(1, len(EDGE_STRINGS))
+    assert text_hashes(sliced_large).tolist() == forward.tolist()
 
 
 def test_a_string_hashes_the_same_in_a_column_of_short_strings_and_beside_a_long_one() -> None:
@@ -53,6 +56,14 @@ def test_text_rows_hash_the_same_in_arrow_python_and_object_columns() -> None:
     python = pd.DataFrame({k: pd.Series(v, dtype=pd.StringDtype("python")) for k, v in data.items()})
     objects = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
     assert key_hashes(arrow).tolist() == key_hashes(python).tolist() == key_hashes(objects).tolist()
+
+
+def test_a_sliced_pandas_text_column_hashes_its_own_rows() -> None:
+    frame = pd.DataFrame({"a": arrow_text(["p", "q", "r", "s"]), "a2": arrow_text(["1", "2", "3", "4"])})
+    tail = frame.iloc[2:]  # pandas keeps the storage and slices it: the hashes must start at 'r'
+    assert key_hashes(tail).tolist() == key_hashes(frame).tolist()[2:]
+    fresh = pd.DataFrame({"a": arrow_text(["r", "s"]), "a2": arrow_text(["3", "4"])})
+    assert key_hashes(tail).tolist() == key_hashes(fresh).tolist()
 
 
 def test_values_moved_between_columns_make_another_row() -> None:

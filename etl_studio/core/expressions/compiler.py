@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -409,8 +410,34 @@ def combine(parts: list[Value], frame: Frame) -> Value:
     pieces = [c.series.astype(dtype) for c in converted if len(c.series)]
     if not pieces:
         return nulls(kind, frame.index)
+    if kind in _PLACED_KINDS and frame.index.is_monotonic_increasing:
+        return Value(_placed(pieces, kind, frame.index), kind)
     joined = pd.concat(pieces) if len(pieces) > 1 else pieces[0]
     return Value(joined.reindex(frame.index), kind)
+
+
+# Kinds whose values go through Arrow and back unchanged (from_arrow gives the kind's own dtype).
+# Not float: Float64 holds NaN apart from NULL, and to_arrow reads NaN as NULL.
+_PLACED_KINDS = frozenset({"int", "decimal", "bool", "text", "date", "timestamp"})
+
+
+def _placed(pieces: list[pd.Series], kind: Kind, index: pd.Index) -> pd.Series:
+    """The pieces' values put at their rows of ``index`` (NULL where no piece has the row), by position.
+
+    The same as concatenating and reindexing by label, without hashing the labels: a frame's
+    rows are an increasing subset of the expression's row numbers, and each piece holds some
+    of them, so a binary search finds every piece row's position.
+    """
+    if isinstance(index, pd.RangeIndex) and index.step == 1:
+        positions = np.concatenate([piece.index.to_numpy() - index.start for piece in pieces])  # labels are positions
+    else:
+        labels = index.to_numpy()
+        positions = np.concatenate([np.searchsorted(labels, piece.index.to_numpy()) for piece in pieces])
+    values = pa.concat_arrays([casting.to_arrow(piece) for piece in pieces]) if len(pieces) > 1 else casting.to_arrow(pieces[0])
+    source_row = np.full(len(index), -1, dtype=np.int64)
+    source_row[positions] = np.arange(len(positions), dtype=np.int64)
+    taken = values.take(pa.array(source_row, mask=source_row < 0))
+    return from_arrow(taken, kind, index).series
 
 
 def _common_kind(kinds: set[Kind]) -> Kind:

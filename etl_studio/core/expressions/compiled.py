@@ -50,8 +50,7 @@ class CompiledExpression:
         if len(values) != n:  # a constant expression evaluated over no columns still fills every row
             values = values.reindex(pd.RangeIndex(n))
         values = values.set_axis(df.index)
-        failed = run.errors != None  # noqa: E711 - elementwise test on an object array
-        errors = pd.Series(run.errors, index=df.index, dtype=object) if failed.any() else None
+        errors = pd.Series(run.errors, index=df.index, dtype=object) if run.failed else None
         return EvalResult(values, errors)
 
     def _frame_with_columns(self, df: pd.DataFrame) -> pd.DataFrame:

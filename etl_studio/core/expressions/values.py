@@ -46,6 +46,7 @@ class RunState:
     errors: np.ndarray
     now: dt.datetime
     columns: dict[str, Value] = field(default_factory=dict)
+    failed: bool = False  # some row has a reason (saves testing every slot of a clean chunk)
 
     def fail(self, positions: np.ndarray, reasons: list[str] | str) -> None:
         """Record a reason for rows that failed; the first reason of a row is the one kept."""
@@ -54,6 +55,7 @@ class RunState:
         for pos, reason in zip(positions.tolist(), reasons, strict=True):
             if self.errors[pos] is None:
                 self.errors[pos] = reason
+                self.failed = self.failed or reason is not None
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,18 @@ MAX_SHOWN = 40
 
 
 def shown(values: pd.Series) -> pd.Series:
-    """Each value as a reason quotes it: text in quotes ('bob@'), numbers and dates bare (-5)."""
-    text = values.astype("string")
-    long = text.str.len() > MAX_SHOWN
-    text = text.where(~long.fillna(False), text.str.slice(0, MAX_SHOWN - 1) + "…")
-    return ("'" + text + "'") if is_text(values) else text
+    """Each value as a reason quotes it: text in quotes ('bob@'), numbers and dates bare (-5).
+
+    pandas renders the values as text (its number and date forms); the cutting and quoting is
+    done value by value: reasons are made for the failing rows only, and a handful of pandas
+    string operations cost more than a loop over a few thousand values.
+    """
+    quote = "'" if is_text(values) else ""
+    out = [
+        v if v is pd.NA else quote + (v if len(v) <= MAX_SHOWN else v[: MAX_SHOWN - 1] + "…") + quote
+        for v in values.astype("string").tolist()
+    ]
+    return pd.Series(out, index=values.index, dtype="string")
 
 
 def reasons_where(
@@ -31,7 +38,7 @@ def reasons_where(
     (in order), so that reasons are built for the few rows that fail, not for every row.
     """
     failing = np.asarray(failing, dtype=bool)
-    out = passing(index)
+    out = np.full(len(index), None, dtype=object)
     if failing.any():
         if isinstance(messages, str):
             out[failing] = messages
@@ -39,12 +46,12 @@ def reasons_where(
             out[failing] = np.asarray(messages(failing).to_numpy(dtype=object))
         else:
             out[failing] = messages.to_numpy(dtype=object)[failing]
-    return out
+    return pd.Series(out, index=index, dtype=object)
 
 
 def passing(index: pd.Index) -> pd.Series:
-    # Built from a list: Series(None, dtype=object) would hold NaN, not None.
-    return pd.Series([None] * len(index), index=index, dtype=object)
+    # From an object array of None: Series(None, dtype=object) would hold NaN, not None.
+    return pd.Series(np.full(len(index), None, dtype=object), index=index, dtype=object)
 
 
 def column(name: str) -> sx.Column:

@@ -114,7 +114,9 @@ class ChunkChecker:
         checked = ~decided & ~key_only  # the rows every rule looks at
         checked_at = np.flatnonzero(checked)
         for rule in self.rules:
-            candidate = select_rows(self._rule_view(mapped, rule), checked)
+            # Every mapped column: a rule's columns() is not a promise of all it reads (an expression
+            # rule learns its columns from the frame it is given).
+            candidate = select_rows(mapped, checked)
             rule_reasons = rule.check(candidate)
             if not rule_reasons.index.equals(candidate.index):  # by position below: in the candidate's order
                 rule_reasons = rule_reasons.reindex(candidate.index)
@@ -152,15 +154,6 @@ class ChunkChecker:
         if carried is not None:
             mapped = self._with_carried(mapped, carried, carried_names)
         return CheckedChunk(select_rows(mapped, ~decided), quarantined, mapped, violations)
-
-    @staticmethod
-    def _rule_view(mapped: pd.DataFrame, rule: QualityRule) -> pd.DataFrame:
-        """The columns a rule reads (so that leaving out failed rows copies those, not every column);
-        the whole frame when it names a column the frame lacks, for the rule's own message."""
-        wanted = list(dict.fromkeys(rule.columns()))
-        if all(name in mapped.columns for name in wanted) and mapped.columns.is_unique:
-            return mapped[wanted]
-        return mapped
 
     def _with_carried(self, mapped: pd.DataFrame, carried: pd.DataFrame, carried_names: list[str]) -> pd.DataFrame:
         """The source's change columns put back on the mapped rows."""

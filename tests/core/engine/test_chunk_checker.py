@@ -79,3 +79,22 @@ def test_rules_count_the_rows_they_checked_and_failed_and_warnings_quarantine_no
     assert odd.samples == ["row 0: 1 is odd", "row 2: 3 is odd"]
     assert checked.quarantined[RULE_COLUMN].tolist() == ["big", "mapping"]
     assert checked.good["amount"].tolist() == [1, 2, 3]
+
+
+def test_an_expression_rule_sees_every_mapped_column_when_other_rows_failed_the_mapping() -> None:
+    """Regression: rules were once given only the columns they declared, and an expression rule
+    declares none before its first chunk (it learns them from the frame), so it could not compile."""
+    from etl_studio.core import plugins
+
+    context = RunContext(project_dir=Path("."), connections=None)
+    rule = plugins.rules.get("expression").from_spec({"expr": "amount < 50 AND note <> 'b'"}, context, name="small", severity="error", action="quarantine")
+    plan = compile_mapping(
+        [TargetColumn(name="amount", type="integer", source="amount"), TargetColumn(name="note", type="string", source="note")],
+        ["amount", "note"],
+    )
+    checker = ChunkChecker(plan, [rule], "run-1")
+    for _ in range(2):  # the first chunk and a later one
+        chunk = pd.DataFrame({"amount": pd.array(["10", "x", "70", "20"], dtype="string"), "note": pd.array(["a", "a", "a", "b"], dtype="string")})
+        checked = checker.check(chunk)
+        assert checked.good["amount"].tolist() == [10]
+        assert checked.quarantined[RULE_COLUMN].tolist() == ["mapping", "small", "small"]

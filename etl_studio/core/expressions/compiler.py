@@ -410,8 +410,10 @@ def combine(parts: list[Value], frame: Frame) -> Value:
     pieces = [c.series.astype(dtype) for c in converted if len(c.series)]
     if not pieces:
         return nulls(kind, frame.index)
-    if kind in _PLACED_KINDS and frame.index.is_monotonic_increasing:
-        return Value(_placed(pieces, kind, frame.index), kind)
+    if kind in _PLACED_KINDS:
+        placed = _placed(pieces, kind, frame.index)
+        if placed is not None:
+            return Value(placed, kind)
     joined = pd.concat(pieces) if len(pieces) > 1 else pieces[0]
     return Value(joined.reindex(frame.index), kind)
 
@@ -421,8 +423,9 @@ def combine(parts: list[Value], frame: Frame) -> Value:
 _PLACED_KINDS = frozenset({"int", "decimal", "bool", "text", "date", "timestamp"})
 
 
-def _placed(pieces: list[pd.Series], kind: Kind, index: pd.Index) -> pd.Series:
-    """The pieces' values put at their rows of ``index`` (NULL where no piece has the row), by position.
+def _placed(pieces: list[pd.Series], kind: Kind, index: pd.Index) -> pd.Series | None:
+    """The pieces' values put at their rows of ``index`` (NULL where no piece has the row), by position;
+    None when ``index`` is not strictly increasing (the caller aligns by label then).
 
     The same as concatenating and reindexing by label, without hashing the labels: a frame's
     rows are an increasing subset of the expression's row numbers, and each piece holds some
@@ -432,6 +435,8 @@ def _placed(pieces: list[pd.Series], kind: Kind, index: pd.Index) -> pd.Series:
         positions = np.concatenate([piece.index.to_numpy() - index.start for piece in pieces])  # labels are positions
     else:
         labels = index.to_numpy()
+        if labels.dtype.kind not in "iu" or (len(labels) > 1 and not bool((np.diff(labels) > 0).all())):
+            return None
         positions = np.concatenate([np.searchsorted(labels, piece.index.to_numpy()) for piece in pieces])
     values = pa.concat_arrays([casting.to_arrow(piece) for piece in pieces]) if len(pieces) > 1 else casting.to_arrow(pieces[0])
     source_row = np.full(len(index), -1, dtype=np.int64)

@@ -50,3 +50,9 @@ def test_combined_branches_equal_concatenating_and_reindexing(kind: str, frame_l
     assert got.dtype == expected.dtype
     assert got.index.equals(index)
     assert [None if pd.isna(v) else v for v in got.tolist()] == [None if pd.isna(v) else v for v in expected.tolist()]
+
+
+def test_placing_by_position_declines_an_index_that_is_not_strictly_increasing() -> None:
+    piece = KIND_SAMPLES["int"].iloc[:2].set_axis(pd.Index([3, 1]))
+    assert _placed([piece], "int", pd.Index([1, 3, 3])) is None
+    assert _placed([piece], "int", pd.Index([3, 1])) is None

@@ -79,8 +79,7 @@ def to_arrow(s: pd.Series) -> pa.Array:
     if isinstance(s.dtype, pd.ArrowDtype):
         arr = s.array._pa_array  # noqa: SLF001 - the only zero-copy door pandas offers
         if isinstance(arr, pa.ChunkedArray):
-            # combine_chunks copies even a single chunk; that one chunk is the array itself
-            return arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+            return one_array(arr)
         return arr
     if is_text(s):
         if not len(s):
@@ -92,7 +91,7 @@ def to_arrow(s: pd.Series) -> pa.Array:
             stored = s.array._pa_array  # noqa: SLF001
             text = _as_string_cache.get(stored)
             if text is None:
-                text = (stored.chunk(0) if stored.num_chunks == 1 else stored.combine_chunks()).cast(pa.string())
+                text = one_array(stored).cast(pa.string())
                 _as_string_cache.put(stored, text)
             return text
         return pa.array(s.astype(pd.StringDtype("pyarrow")).array).cast(pa.string())
@@ -106,9 +105,13 @@ def stored_text(s: pd.Series) -> pa.Array:
     stores Arrow text already; other columns as ``text_array`` renders them. For readers of the bytes
     (hashing) that take either offset width."""
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" and len(s):
-        stored = s.array._pa_array  # noqa: SLF001
-        return stored.chunk(0) if stored.num_chunks == 1 else stored.combine_chunks()
+        return one_array(s.array._pa_array)  # noqa: SLF001
     return text_array(s)
+
+
+def one_array(chunked: pa.ChunkedArray) -> pa.Array:
+    """The chunked array as one array: its only chunk itself (combine_chunks copies even that)."""
+    return chunked.chunk(0) if chunked.num_chunks == 1 else chunked.combine_chunks()
 
 
 def text_array(s: pd.Series) -> pa.Array:
@@ -391,10 +394,16 @@ def fit_decimal(values: pa.Array, precision: int, scale: int) -> tuple[pa.Array,
 
 def _may_reach(values: pa.Array, limit: Decimal) -> bool:
     """False when no value's magnitude reaches ``limit`` (one min_max pass: the usual column fits)."""
+    largest = largest_magnitude(values)
+    return largest is not None and largest >= limit
+
+
+def largest_magnitude(values: pa.Array) -> Any:
+    """max(|x|) of a numeric array (None when all NULL), from one min_max pass rather than a new array of |x|."""
     if values.null_count == len(values):
-        return False
+        return None
     low_high = pc.min_max(values)
-    return max(abs(low_high["min"].as_py()), abs(low_high["max"].as_py())) >= limit
+    return max(abs(low_high["min"].as_py()), abs(low_high["max"].as_py()))
 
 
 def floats_to_decimal(values: pa.Array, scale: int) -> pa.Array:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import shutil
 import statistics
 import subprocess
@@ -72,19 +73,42 @@ class ServerCpu:
         used = int(fields[11]) + int(fields[12])
         return used + int(fields[13]) + int(fields[14]) if with_children else used
 
+    def children(self) -> set[int]:
+        return {int(pid) for pid in Path(f"/proc/{self.postmaster}/task/{self.postmaster}/children").read_text().split()}
+
     def seconds(self) -> float:
         total = self._ticks(self.postmaster, with_children=True)
-        for child in Path(f"/proc/{self.postmaster}/task/{self.postmaster}/children").read_text().split():
+        for child in self.children():
             try:
-                total += self._ticks(int(child))
+                total += self._ticks(child)
             except (OSError, ValueError, IndexError):
                 pass  # exited meanwhile: its time is in the postmaster's cutime now
         return total / CLOCK
 
+    def wait_for_exit(self, pids: set[int], timeout: float = 10.0) -> None:
+        """Until these server processes (a load's backend) have exited and been reaped, so that
+        their CPU is in the postmaster's cutime; waits on process descriptors, not by polling."""
+        handles = []
+        for pid in pids:
+            try:
+                handles.append(os.pidfd_open(pid))
+            except ProcessLookupError:
+                pass  # gone already
+        deadline = time.monotonic() + timeout
+        try:
+            while handles and (left := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select(handles, [], [], left)
+                for handle in ready:
+                    handles.remove(handle)
+                    os.close(handle)
+        finally:
+            for handle in handles:
+                os.close(handle)
+
 
 def run_measured(command: list[str], server: ServerCpu, cwd: Path) -> dict:
     """Wall seconds, our CPU seconds and the server's CPU seconds of one process."""
-    before = server.seconds()
+    before, backends_before = server.seconds(), server.children()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     _, status, usage = os.wait4(process.pid, 0)
@@ -92,7 +116,7 @@ def run_measured(command: list[str], server: ServerCpu, cwd: Path) -> dict:
     stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise BenchError(f"{' '.join(command[:3])} ... failed: {stderr.strip()[-500:]}")
-    time.sleep(0.3)  # the backend exits after the client; then its time is the postmaster's cutime
+    server.wait_for_exit(server.children() - backends_before)  # the backend exits after its client
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "server": server.seconds() - before}
 
 

@@ -325,19 +325,10 @@ def tighten_decimal(arr: pa.Array) -> pa.Array:
     t = arr.type
     if not pa.types.is_decimal(t):
         return arr
-    biggest = _largest_magnitude(arr)
+    biggest = casting.largest_magnitude(arr)
     whole = len(str(int(abs(biggest)))) if biggest else 1
     precision = max(whole + t.scale, 1)
     kind = pa.decimal128 if precision <= MAX_DECIMAL_PRECISION else pa.decimal256
     if precision == t.precision and isinstance(t, pa.Decimal128Type) == (kind is pa.decimal128):
         return arr
     return pc.cast(arr, kind(precision, t.scale))
-
-
-def _largest_magnitude(arr: pa.Array) -> Decimal | None:
-    """max(|x|) of a decimal array (None when all NULL), from one min_max pass rather than a new array of |x|."""
-    if arr.null_count == len(arr):
-        return None
-    low_high = pc.min_max(arr)
-    low, high = low_high["min"].as_py(), low_high["max"].as_py()
-    return max(abs(low), abs(high))

@@ -108,7 +108,7 @@ def text_hashes(text: pa.Array) -> np.ndarray:
 
 
 def _mix_in_place(h: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """_mix into ``h`` itself (``scratch``: a uint64 array of the same length, overwritten)."""
+    """MurmurHash3's 64-bit finaliser (fmix64) into ``h`` itself (``scratch``: a uint64 array of the same length, overwritten)."""
     for factor in (_U64(0xFF51AFD7ED558CCD), _U64(0xC4CEB9FE1A85EC53), None):
         np.right_shift(h, _U64(33), out=scratch)
         np.bitwise_xor(h, scratch, out=h)
@@ -118,12 +118,8 @@ def _mix_in_place(h: np.ndarray, scratch: np.ndarray) -> np.ndarray:
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser: a bijection that spreads every input bit over the output."""
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xFF51AFD7ED558CCD)
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(0xC4CEB9FE1A85EC53)
-    return h ^ (h >> _U64(33))
+    """MurmurHash3's 64-bit finaliser, a bijection that spreads every input bit over the output, into a new array."""
+    return _mix_in_place(np.array(h, dtype=np.uint64), np.empty(len(h), dtype=np.uint64))
 
 
 class SeenKeys:

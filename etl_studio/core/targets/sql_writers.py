@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import uuid
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 

@@ -14,28 +14,20 @@ from etl_studio.core.project.models import TargetColumn
 from etl_studio.core.rules.base import QualityRule
 
 
-class _Odd(QualityRule):
-    """Fails odd amounts; answers in reverse row order, which a rule may do (reasons go by row label)."""
+class _Amount(QualityRule):
+    """A rule on ``amount`` for these tests: ``odd`` fails odd amounts and answers in reverse row
+    order (a rule may: its reasons go by row label); ``big`` fails amounts over 50."""
 
     config_model = PluginConfig
-    kind = "odd"
+    kind = "amount"
 
     def columns(self) -> list[str]:
         return ["amount"]
 
     def check(self, chunk: pd.DataFrame) -> pd.Series:
-        reasons = pd.Series([f"{v} is odd" if v % 2 else None for v in chunk["amount"]], index=chunk.index, dtype=object)
-        return reasons.iloc[::-1]
-
-
-class _Big(QualityRule):
-    config_model = PluginConfig
-    kind = "big"
-
-    def columns(self) -> list[str]:
-        return ["amount"]
-
-    def check(self, chunk: pd.DataFrame) -> pd.Series:
+        if self.name == "odd":
+            reasons = [f"{v} is odd" if v % 2 else None for v in chunk["amount"]]
+            return pd.Series(reasons, index=chunk.index, dtype=object).iloc[::-1]
         return pd.Series([f"{v} is too big" if v > 50 else None for v in chunk["amount"]], index=chunk.index, dtype=object)
 
 
@@ -44,8 +36,8 @@ def _checker(*rules: QualityRule) -> ChunkChecker:
     return ChunkChecker(plan, list(rules), "run-1")
 
 
-def _rule(cls: type[QualityRule], name: str, severity: str = "error") -> QualityRule:
-    return cls(PluginConfig(), RunContext(project_dir=Path("."), connections=None), name=name, severity=severity)
+def _rule(name: str, severity: str = "error") -> QualityRule:
+    return _Amount(PluginConfig(), RunContext(project_dir=Path("."), connections=None), name=name, severity=severity)
 
 
 def test_each_bad_row_gets_the_first_reason_in_order_step_mapping_rules() -> None:
@@ -56,7 +48,7 @@ def test_each_bad_row_gets_the_first_reason_in_order_step_mapping_rules() -> Non
         },
         index=pd.RangeIndex(100, 107),
     )
-    checked = _checker(_rule(_Odd, "odd"), _rule(_Big, "big")).check(chunk)
+    checked = _checker(_rule("odd"), _rule("big")).check(chunk)
     assert checked.good["amount"].tolist() == [10]
     assert checked.good.index.tolist() == [100]
     q = checked.quarantined
@@ -71,7 +63,7 @@ def test_each_bad_row_gets_the_first_reason_in_order_step_mapping_rules() -> Non
 
 def test_rules_count_the_rows_they_checked_and_failed_and_warnings_quarantine_nothing() -> None:
     chunk = pd.DataFrame({"amount": pd.array(["1", "2", "3", "80", "y"], dtype="string")})
-    checker = _checker(_rule(_Odd, "odd", severity="warning"), _rule(_Big, "big"))
+    checker = _checker(_rule("odd", severity="warning"), _rule("big"))
     checked = checker.check(chunk)
     odd, big = checker.results["odd"], checker.results["big"]
     assert (odd.rows_checked, odd.rows_failed) == (4, 2)  # the unreadable 'y' is not checked

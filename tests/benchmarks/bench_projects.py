@@ -40,8 +40,12 @@ def _pg_target(table: str, schema: str) -> dict:
     return {"kind": "sql_table", "config": {"connection": "pg", "table": table, "schema": schema, "mode": "replace"}}
 
 
-def build_project(csv_path: Path, project_dir: Path, *, columns: list[str], rows: int, pg_url: str, schema: str) -> Path:
-    """Write ``bench_<rows>.etlproj`` into ``project_dir`` and return its path."""
+def build_project(csv_path: Path, project_dir: Path, *, columns: list[str], rows: int, pg_url: str, schema: str,
+                  chunk_rows: int | None = None) -> Path:
+    """Write ``bench_<rows>.etlproj`` into ``project_dir`` and return its path.
+
+    ``chunk_rows``: a fixed chunk size for the timed pipelines (None: the engine's own, sized by row width).
+    """
     plain = {
         "name": PLAIN,
         "description": "Every column mapped and typed; the null tokens are read as NULL by the CSV reader (as COPY's NULL option would).",
@@ -82,6 +86,9 @@ def build_project(csv_path: Path, project_dir: Path, *, columns: list[str], rows
         "mapping": _mapping(columns),
         "target": _pg_target(TABLES[PG_COPY], schema),
     }
+    if chunk_rows is not None:
+        for pipeline in (plain, clean, plain_sqlite, pg_copy):
+            pipeline["chunk_size"] = chunk_rows
     project = {
         "format": "etl-studio-project",
         "schema_version": 1,

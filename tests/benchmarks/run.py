@@ -309,7 +309,8 @@ class Bench:
         started = time.perf_counter()
         csv_path = self.data(rows)
         print(f"\n== {rows:,} rows: {csv_path} ({csv_path.stat().st_size / 1e6:.0f} MB, ready in {time.perf_counter() - started:.1f} s)", flush=True)
-        project = build_project(csv_path, self.project_dir(rows), columns=header(csv_path), rows=rows, pg_url=self.pg.url, schema=self.pg.schema)
+        project = build_project(csv_path, self.project_dir(rows), columns=header(csv_path), rows=rows, pg_url=self.pg.url, schema=self.pg.schema,
+                                chunk_rows=self.args.chunk_rows)
         methods = self.methods_for(rows)
         if "etl_pg_copy" in methods:
             self.seed_source(rows, project)
@@ -505,6 +506,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-preview", action="store_true", help="skip the preview figure")
     parser.add_argument("--profile", action="store_true", help="also run the clean pipeline once under cProfile at the largest size and print the hotspots")
     parser.add_argument("--gui", action="store_true", help="also run the GUI heartbeat benchmark (tests/benchmarks/gui_heartbeat.py) if it exists")
+    parser.add_argument("--chunk-rows", type=int,
+                        help="rows per chunk for the ETL Studio pipelines instead of the engine's default (about 3 MB of text: "
+                             "39k orders rows); smaller chunks trade time for memory")
     parser.add_argument("--json", type=Path, help="also write all measurements to this JSON file")
     parser.add_argument("--engine-src", type=Path,
                         help="run ETL Studio from this checkout (put first on PYTHONPATH), e.g. a `git worktree` of another commit to compare")
@@ -517,6 +521,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--rows needs at least one size of 1 row or more")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.chunk_rows is not None and args.chunk_rows < 1:
+        parser.error("--chunk-rows must be at least 1")
     args.methods_given = args.methods is not None
     if args.methods:
         chosen = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -573,7 +579,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory']}; {info['os']}")
     print(f"software: Python {info['python']}, pandas {info['pandas']}, pyarrow {info['pyarrow']}, SQLAlchemy {info['sqlalchemy']}, "
           f"psycopg2 {info['psycopg2']}, PostgreSQL {server}; commit {info['commit']}; load average {os.getloadavg()[0]:.2f}")
-    print(f"methods: {', '.join(args.methods)}; sizes: {', '.join(_fmt_rows(r) for r in args.sizes)}; {args.repeat} repeat(s), alternating")
+    print(f"methods: {', '.join(args.methods)}; sizes: {', '.join(_fmt_rows(r) for r in args.sizes)}; {args.repeat} repeat(s), alternating"
+          + (f"; {args.chunk_rows:,} rows per chunk" if args.chunk_rows else ""))
     # Bytecode as an installed package has it (pip compiles a wheel's modules when it installs them). A source
     # checkout under PYTHONDONTWRITEBYTECODE=1, as on our CI machines, would otherwise compile every module of
     # etl_studio again in each timed run (measured: about 0.1 s a run).
@@ -621,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("\n--gui: tests/benchmarks/gui_heartbeat.py does not exist yet; skipped")
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "server": server, "measurements": [asdict(m) for m in bench.results],
+        args.json.write_text(json.dumps({"machine": info, "server": server, "chunk_rows": args.chunk_rows, "measurements": [asdict(m) for m in bench.results],
                                          "summary": summary, "preview": bench.preview}, indent=2, default=str))
 
     failed = any(m.exit_code != 0 for m in bench.results)

@@ -23,7 +23,7 @@ def chunk_lengths(context: RunContext, name: str, chunk_size: int, limit: int | 
 
 def test_the_default_is_a_row_count_that_knows_the_target_bytes() -> None:
     assert DEFAULT_CHUNK_SIZE == 50_000 and isinstance(DEFAULT_CHUNK_SIZE, AdaptiveChunkSize)
-    assert DEFAULT_CHUNK_SIZE.rows_for(80) == 52_428  # the benchmark's orders file: 4 MB of text a chunk
+    assert DEFAULT_CHUNK_SIZE.rows_for(80) == 39_321  # the benchmark's orders file: 3 MB of text a chunk
     assert DEFAULT_CHUNK_SIZE.rows_for(4096) == 5_000  # wide rows: fewer (never under 5,000)
     assert DEFAULT_CHUNK_SIZE.rows_for(4) == 500_000  # narrow rows: more (never over 500,000)
     assert DEFAULT_CHUNK_SIZE.rows_for(None) == 50_000
@@ -31,7 +31,7 @@ def test_the_default_is_a_row_count_that_knows_the_target_bytes() -> None:
 
 def test_wide_rows_come_in_smaller_chunks_and_a_set_chunk_size_is_kept(tmp_path: Path) -> None:
     context = RunContext(project_dir=tmp_path, connections=None)
-    write(tmp_path / "wide.csv", 12_000, 1_600)  # ~1.6 KB a row: 4 MB would be ~2,600 rows, so the 5,000-row floor
+    write(tmp_path / "wide.csv", 12_000, 1_600)  # ~1.6 KB a row: 3 MB would be ~2,000 rows, so the 5,000-row floor
     lengths = chunk_lengths(context, "wide.csv", DEFAULT_CHUNK_SIZE)
     assert sum(lengths) == 12_000
     assert 5_000 <= lengths[0] < 6_000

@@ -9,8 +9,8 @@ import re
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEMO_PROJECT = REPO_ROOT / "resources" / "examples" / "orders" / "orders.etlproj"
+from etl_studio.bundled import DEMO_PROJECT
+
 ORGANISATION = "ETL Studio"
 APPLICATION = "ETL Studio"
 

@@ -9,7 +9,9 @@ from PySide6.QtCore import QByteArray, QRectF, Qt
 from PySide6.QtGui import QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+from etl_studio.bundled import RESOURCES
+
+ICON_DIR = RESOURCES / "icons"
 _SIZES = (16, 20, 24, 32, 48)
 
 

@@ -16,7 +16,8 @@ from PySide6.QtCore import QEventLoop, QPoint, QRect, QSettings, Qt, QTimer
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
-DEMO_PROJECT = Path(__file__).resolve().parents[2] / "resources" / "examples" / "orders" / "orders.etlproj"
+from etl_studio.bundled import DEMO_PROJECT
+
 WINDOW_SIZE = (1440, 900)
 WAIT_MS = 60_000
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QLabel, QSizePolicy, QWidget
 
-STYLE_DIR = Path(__file__).resolve().parents[2] / "resources" / "styles"
+from etl_studio.bundled import RESOURCES
+
+STYLE_DIR = RESOURCES / "styles"
 
 # Spacing in pixels, used by every layout so panels line up.
 MARGIN = 10

@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from etl_studio.bundled import DEMO_PROJECT
+from etl_studio.bundled import DEMO_PROJECT, demo_project
 
 ORGANISATION = "ETL Studio"
 APPLICATION = "ETL Studio"
@@ -133,7 +133,8 @@ def starting_project(project_path: str | os.PathLike[str] | None, settings) -> P
     last = settings.value("lastProject")
     if last and Path(str(last)).is_file():
         return Path(str(last))
-    return DEMO_PROJECT if DEMO_PROJECT.is_file() else None
+    demo = demo_project()
+    return demo if demo.is_file() else None
 
 
 def build_window(project_path: str | os.PathLike[str] | None = None, settings=None, *, remember: bool = True):  # type: ignore[no-untyped-def]
@@ -150,8 +151,9 @@ def build_window(project_path: str | os.PathLike[str] | None = None, settings=No
     path = starting_project(project_path, settings)
     if path is not None:
         opened = window.open_project(path, ask=False)
-        if not opened and project_path is None and path != DEMO_PROJECT and DEMO_PROJECT.is_file():
-            window.open_project(DEMO_PROJECT, ask=False)  # the last project is gone or broken
+        demo = demo_project()
+        if not opened and project_path is None and path != demo and demo.is_file():
+            window.open_project(demo, ask=False)  # the last project is gone or broken
     if not remember:
         window.settings.remove("lastProject")
     return window

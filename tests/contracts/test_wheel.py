@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from etl_studio.bundled import resources_dir
+from etl_studio.bundled import demo_project, resources_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -65,3 +65,39 @@ def test_a_checkout_finds_the_resources_beside_the_package(tmp_path: Path) -> No
     (package / "resources").mkdir()
     assert resources_dir(package) == package / "resources"  # a wheel
     assert resources_dir() == REPO / "resources"  # these tests run from the checkout
+
+
+def _installed_package(root: Path) -> Path:
+    """A package laid out as a wheel installs it: resources inside, a demo with run state beside it."""
+    package = root / "site" / "etl_studio"
+    demo = package / "resources" / "examples" / "orders"
+    (demo / ".etl_studio").mkdir(parents=True)
+    (demo / "orders.etlproj").write_text("{}", encoding="utf-8")
+    (demo / "orders.csv").write_text("order_id\n1\n", encoding="utf-8")
+    (demo / "warehouse.db").write_bytes(b"a run's output")
+    (demo / ".etl_studio" / "state.db").write_bytes(b"a run's state")
+    return package
+
+
+def test_an_installed_app_opens_its_own_copy_of_the_demo_and_keeps_it(tmp_path: Path) -> None:
+    package = _installed_package(tmp_path)
+    data = tmp_path / "user-data"
+    demo = demo_project(package, data)
+    assert demo == data / "examples" / "orders" / "orders.etlproj"
+    assert sorted(p.name for p in demo.parent.iterdir()) == ["orders.csv", "orders.etlproj"]  # no run state, no output
+    assert [p.name for p in (data / "examples").iterdir()] == ["orders"]  # no staging folder left behind
+    demo.write_text('{"edited": true}', encoding="utf-8")
+    assert demo_project(package, data) == demo
+    assert demo.read_text(encoding="utf-8") == '{"edited": true}'  # the user's copy is never overwritten
+
+
+def test_without_a_writable_data_folder_the_bundled_demo_opens(tmp_path: Path) -> None:
+    package = _installed_package(tmp_path)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("", encoding="utf-8")
+    assert demo_project(package, blocked) == package / "resources" / "examples" / "orders" / "orders.etlproj"
+
+
+def test_a_checkout_opens_the_demo_where_it_is(tmp_path: Path) -> None:
+    assert demo_project(data_dir=tmp_path / "unused") == REPO / "resources" / "examples" / "orders" / "orders.etlproj"
+    assert not (tmp_path / "unused").exists()

@@ -151,9 +151,10 @@ def build_window(project_path: str | os.PathLike[str] | None = None, settings=No
     path = starting_project(project_path, settings)
     if path is not None:
         opened = window.open_project(path, ask=False)
-        demo = demo_project()
-        if not opened and project_path is None and path != demo and demo.is_file():
-            window.open_project(demo, ask=False)  # the last project is gone or broken
+        if not opened and project_path is None:
+            demo = demo_project()
+            if path != demo and demo.is_file():
+                window.open_project(demo, ask=False)  # the last project is gone or broken
     if not remember:
         window.settings.remove("lastProject")
     return window

@@ -217,6 +217,20 @@ def test_the_first_start_opens_the_bundled_demo(qtbot, settings: QSettings) -> N
         close_and_settle(win)
 
 
+def test_a_last_project_that_no_longer_opens_gives_way_to_the_demo(qtbot, settings: QSettings, tmp_path: Path, monkeypatch) -> None:
+    broken = tmp_path / "gone.etlproj"
+    broken.write_text("{not json", encoding="utf-8")
+    settings.setValue("lastProject", str(broken))
+    errors: list[str] = []
+    monkeypatch.setattr(MainWindow, "show_error", lambda self, title, text: errors.append(text))
+    win = build_window(None, settings, remember=False)
+    try:
+        assert errors and "gone.etlproj" in errors[0]  # the analyst is told why their project did not open
+        assert win.document.path == DEMO_PROJECT.resolve()
+    finally:
+        close_and_settle(win)
+
+
 def test_clicking_a_problem_opens_the_tab_where_it_is(qtbot, window: MainWindow) -> None:
     orders = window.document.pipeline("orders")
     mapping = list(orders.mapping)

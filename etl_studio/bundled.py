@@ -21,8 +21,9 @@ def resources_dir(package: Path = _PACKAGE) -> Path:
     return inside if inside.is_dir() else package.parent / "resources"
 
 
+_DEMO = Path("examples", "orders", "orders.etlproj")  # within the resources
 RESOURCES = resources_dir()
-DEMO_PROJECT = RESOURCES / "examples" / "orders" / "orders.etlproj"
+DEMO_PROJECT = RESOURCES / _DEMO
 
 
 def demo_project(package: Path = _PACKAGE, data_dir: Path | None = None) -> Path:
@@ -35,7 +36,7 @@ def demo_project(package: Path = _PACKAGE, data_dir: Path | None = None) -> Path
     be made, the bundled project is opened all the same.
     """
     resources = resources_dir(package)
-    bundled = resources / "examples" / "orders" / "orders.etlproj"
+    bundled = resources / _DEMO
     if resources.parent != package:  # a checkout: resources/ beside the package
         return bundled
     if data_dir is None:

@@ -113,10 +113,10 @@ class ChunkChecker:
                     violations.append(Violation(row, column if column in mapped.columns else None, "mapping", str(reason)))
         checked = ~decided & ~key_only  # the rows every rule looks at
         checked_at = np.flatnonzero(checked)
+        # One frame for every rule (rules read it, never change it), with every mapped column: a rule's
+        # columns() is not a promise of all it reads (an expression rule learns them from the frame).
+        candidate = select_rows(mapped, checked) if self.rules else mapped
         for rule in self.rules:
-            # Every mapped column: a rule's columns() is not a promise of all it reads (an expression
-            # rule learns its columns from the frame it is given).
-            candidate = select_rows(mapped, checked)
             rule_reasons = rule.check(candidate)
             if not rule_reasons.index.equals(candidate.index):  # by position below: in the candidate's order
                 rule_reasons = rule_reasons.reindex(candidate.index)
